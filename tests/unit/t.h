@@ -1,0 +1,76 @@
+/*
+ * A minimal table-free unit test harness.  Each test is a function; T_RUN
+ * runs it and prints "ok - name" or "not ok - name" (the runner counts
+ * those lines).  T_CHECK records a failure and carries on; T_REQUIRE
+ * returns from the test function.  main() ends with T_DONE().
+ */
+#ifndef PF_T_H
+#define PF_T_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int t_fail;		/* current test failed */
+static int t_nfail;		/* tests failed so far */
+
+#define T_CHECK(cond) do {						\
+	if (!(cond)) {							\
+		fprintf(stderr, "%s:%d: check failed: %s\n",		\
+		    __FILE__, __LINE__, #cond);				\
+		t_fail = 1;						\
+	}								\
+} while (0)
+
+#define T_REQUIRE(cond) do {						\
+	if (!(cond)) {							\
+		fprintf(stderr, "%s:%d: requirement failed: %s\n",	\
+		    __FILE__, __LINE__, #cond);				\
+		t_fail = 1;						\
+		return;							\
+	}								\
+} while (0)
+
+/* Expect err == NULL; print and free it otherwise. */
+#define T_OK(expr) do {							\
+	struct pf_error *t_err_ = (expr);				\
+	if (t_err_ != NULL) {						\
+		fprintf(stderr, "%s:%d: %s: unexpected error: %s\n",	\
+		    __FILE__, __LINE__, #expr, t_err_->msg);		\
+		pf_error_free(t_err_);					\
+		t_fail = 1;						\
+		return;							\
+	}								\
+} while (0)
+
+/* Expect an error with the given code whose message contains substr. */
+#define T_ERR(expr, wantcode, substr) do {				\
+	struct pf_error *t_err_ = (expr);				\
+	if (t_err_ == NULL) {						\
+		fprintf(stderr, "%s:%d: %s: expected an error\n",	\
+		    __FILE__, __LINE__, #expr);				\
+		t_fail = 1;						\
+	} else {							\
+		if (t_err_->code != (wantcode) ||			\
+		    strstr(t_err_->msg, (substr)) == NULL) {		\
+			fprintf(stderr, "%s:%d: %s: got [%d] %s, "	\
+			    "want [%d] ...%s...\n", __FILE__, __LINE__,	\
+			    #expr, t_err_->code, t_err_->msg,		\
+			    (int)(wantcode), (substr));			\
+			t_fail = 1;					\
+		}							\
+		pf_error_free(t_err_);					\
+	}								\
+} while (0)
+
+#define T_RUN(fn) do {							\
+	t_fail = 0;							\
+	fn();								\
+	printf("%s - %s\n", t_fail ? "not ok" : "ok", #fn);		\
+	fflush(stdout);							\
+	t_nfail += t_fail;						\
+} while (0)
+
+#define T_DONE() return t_nfail ? 1 : 0
+
+#endif
