@@ -93,7 +93,7 @@ pf_error_ssl(int code, const char *fmt, ...)
 struct pf_error *
 pf_error_prefix(struct pf_error *err, const char *fmt, ...)
 {
-	char ctx[PF_ERRMSG_MAX], tmp[PF_ERRMSG_MAX];
+	char ctx[PF_ERRMSG_MAX], tmp[2 * PF_ERRMSG_MAX + 2];
 	va_list ap;
 
 	if (err == NULL || err == &nomem)
@@ -102,7 +102,8 @@ pf_error_prefix(struct pf_error *err, const char *fmt, ...)
 	vsnprintf(ctx, sizeof(ctx), fmt, ap);
 	va_end(ap);
 	snprintf(tmp, sizeof(tmp), "%s: %s", ctx, err->msg);
-	memcpy(err->msg, tmp, sizeof(err->msg));
+	memcpy(err->msg, tmp, sizeof(err->msg) - 1);
+	err->msg[sizeof(err->msg) - 1] = '\0';
 	return err;
 }
 

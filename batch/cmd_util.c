@@ -1,0 +1,95 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd.h"
+
+struct pf_error *
+pf_cmd_opendb(struct pf_cmdctx *ctx, struct pf_db **db)
+{
+	return pf_db_open(db, ctx->dbpath, 0);
+}
+
+struct pf_error *
+pf_cmd_usage(struct pf_cmdctx *ctx, const char *fmt, ...)
+{
+	struct pf_error *err;
+	char msg[PF_ERRMSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err = pf_error_fmt(PF_EX_USAGE, "%s", msg);
+	ctx->show_usage = 1;
+	return err;
+}
+
+int
+pf_cmd_wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+struct pf_error *
+pf_read_file(const char *path, size_t max, char **data, size_t *len)
+{
+	struct stat sb;
+	char *buf = NULL;
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+
+	*data = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return pf_error_errno(errno == ENOENT ? PF_EX_NOINPUT :
+		    PF_EX_IOERR, "%s", path);
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return pf_error_fmt(PF_EX_NOINPUT, "%s: not a regular file",
+		    path);
+	}
+	if ((size_t)sb.st_size > max) {
+		close(fd);
+		return pf_error_fmt(PF_EX_DATAERR, "%s: larger than %zu bytes",
+		    path, max);
+	}
+	if ((buf = malloc(max + 1)) == NULL) {
+		close(fd);
+		return pf_error_nomem();
+	}
+	while ((r = read(fd, buf + n, max + 1 - n)) > 0) {
+		n += (size_t)r;
+		if (n > max)
+			break;
+	}
+	close(fd);
+	if (r == -1) {
+		free(buf);
+		return pf_error_errno(PF_EX_IOERR, "read %s", path);
+	}
+	if (n > max) {
+		free(buf);
+		return pf_error_fmt(PF_EX_DATAERR, "%s: larger than %zu bytes",
+		    path, max);
+	}
+	buf[n] = '\0';
+	*data = buf;
+	*len = n;
+	return NULL;
+}

@@ -1,0 +1,304 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "migrations.h"
+#include "util.h"
+
+int
+pf_db_schema_version(void)
+{
+	return pf_nmigrations > 0 ? pf_migrations[pf_nmigrations - 1].version : 0;
+}
+
+struct pf_error *
+pf_db_error(struct pf_db *db, const char *what)
+{
+	int rc = sqlite3_extended_errcode(db->h);
+	int code;
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		code = PF_EX_TEMPFAIL;
+		break;
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_READONLY:
+		code = PF_EX_IOERR;
+		break;
+	case SQLITE_CANTOPEN:
+		code = PF_EX_CANTCREAT;
+		break;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+		code = PF_EX_CONFIG;
+		break;
+	default:
+		code = PF_EX_SOFTWARE;
+	}
+	return pf_error_fmt(code, "%s: %s: %s", db->path, what,
+	    sqlite3_errmsg(db->h));
+}
+
+struct pf_error *
+pf_db_exec(struct pf_db *db, const char *sql)
+{
+	if (sqlite3_exec(db->h, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return pf_db_error(db, "exec");
+	return NULL;
+}
+
+struct pf_error *
+pf_db_begin(struct pf_db *db)
+{
+	if (sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return pf_db_error(db, "begin transaction");
+	return NULL;
+}
+
+struct pf_error *
+pf_db_commit(struct pf_db *db)
+{
+	if (sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		return pf_db_error(db, "commit");
+	return NULL;
+}
+
+void
+pf_db_rollback(struct pf_db *db)
+{
+	if (!sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+struct pf_error *
+pf_db_prepare(struct pf_db *db, sqlite3_stmt **st, const char *sql)
+{
+	*st = NULL;
+	if (sqlite3_prepare_v2(db->h, sql, -1, st, NULL) != SQLITE_OK)
+		return pf_db_error(db, "prepare");
+	return NULL;
+}
+
+struct pf_error *
+pf_db_step_done(struct pf_db *db, sqlite3_stmt *st, const char *what)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	if (rc != SQLITE_DONE) {
+		struct pf_error *err = pf_db_error(db, what);
+
+		sqlite3_reset(st);
+		return err;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return NULL;
+}
+
+/* Schema version recorded in the database (0 for a new file). */
+static struct pf_error *
+get_version(struct pf_db *db, int *version)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+
+	if ((err = pf_db_prepare(db, &st, "PRAGMA user_version")) != NULL)
+		return err;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		err = pf_db_error(db, "read schema version");
+	else
+		*version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return err;
+}
+
+struct pf_error *
+pf_db_open(struct pf_db **out, const char *path, int flags)
+{
+	struct pf_db *db = NULL;
+	struct pf_error *err = NULL;
+	struct stat sb;
+	int fd, version = 0, want = pf_db_schema_version();
+
+	*out = NULL;
+	if (stat(path, &sb) == -1) {
+		if (errno != ENOENT || !(flags & PF_DB_CREATE))
+			return pf_error_errno(errno == ENOENT ?
+			    PF_EX_NOINPUT : PF_EX_IOERR,
+			    "%s%s", path, errno == ENOENT ?
+			    " (run \"profactory init\" to create it)" : "");
+		/* Create it 0600 before SQLite does, whatever the umask. */
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd == -1 && errno != EEXIST)
+			return pf_error_errno(PF_EX_CANTCREAT, "%s", path);
+		if (fd != -1)
+			close(fd);
+	} else if (!S_ISREG(sb.st_mode))
+		return pf_error_fmt(PF_EX_CONFIG, "%s: not a regular file",
+		    path);
+
+	if ((db = calloc(1, sizeof(*db))) == NULL ||
+	    (db->path = pf_strdup(path)) == NULL) {
+		err = pf_error_nomem();
+		goto done;
+	}
+	if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		err = db->h ? pf_db_error(db, "open") :
+		    pf_error_nomem();
+		goto done;
+	}
+	sqlite3_extended_result_codes(db->h, 1);
+	sqlite3_busy_timeout(db->h, 10000);
+	if ((err = pf_db_exec(db, "PRAGMA journal_mode=WAL;"
+	    "PRAGMA synchronous=NORMAL;"
+	    "PRAGMA foreign_keys=ON;")) != NULL)
+		goto done;
+	/* WAL and shm files inherit nothing: keep them private too. */
+	(void)chmod(path, 0600);
+	if ((err = get_version(db, &version)) != NULL)
+		goto done;
+	if (!(flags & PF_DB_NOCHECK)) {
+		if (version > want)
+			err = pf_error_fmt(PF_EX_CONFIG, "%s: schema version "
+			    "%d is newer than this profactory knows (%d)",
+			    path, version, want);
+		else if (version < want)
+			err = pf_error_fmt(PF_EX_CONFIG, "%s: schema version "
+			    "%d, this profactory needs %d (run \"profactory "
+			    "init\" to migrate)", path, version, want);
+		if (err != NULL)
+			goto done;
+	}
+	*out = db;
+	db = NULL;
+done:
+	pf_db_close(db);
+	return err;
+}
+
+void
+pf_db_close(struct pf_db *db)
+{
+	if (db == NULL)
+		return;
+	if (db->h != NULL)
+		sqlite3_close_v2(db->h);
+	free(db->path);
+	free(db);
+}
+
+struct pf_error *
+pf_db_migrate(struct pf_db *db, int *from, int *to)
+{
+	struct pf_error *err = NULL;
+	char *sql = NULL;
+	int i, version;
+
+	if ((err = pf_db_begin(db)) != NULL)
+		return err;
+	if ((err = get_version(db, &version)) != NULL)
+		goto done;
+	*from = version;
+	if (version > pf_db_schema_version()) {
+		err = pf_error_fmt(PF_EX_CONFIG, "%s: schema version %d is "
+		    "newer than this profactory knows (%d)", db->path,
+		    version, pf_db_schema_version());
+		goto done;
+	}
+	if ((err = pf_db_exec(db, "CREATE TABLE IF NOT EXISTS "
+	    "schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT "
+	    "NULL, applied_at INTEGER NOT NULL)")) != NULL)
+		goto done;
+	for (i = 0; i < pf_nmigrations; i++) {
+		const struct pf_migration *m = &pf_migrations[i];
+
+		if (m->version <= version)
+			continue;
+		if ((err = pf_db_exec(db, m->sql)) != NULL) {
+			pf_error_prefix(err, "migration %s", m->name);
+			goto done;
+		}
+		sql = sqlite3_mprintf("INSERT INTO schema_migrations VALUES "
+		    "(%d, %Q, strftime('%%s','now')); PRAGMA user_version=%d",
+		    m->version, m->name, m->version);
+		if (sql == NULL) {
+			err = pf_error_nomem();
+			goto done;
+		}
+		if ((err = pf_db_exec(db, sql)) != NULL)
+			goto done;
+		sqlite3_free(sql);
+		sql = NULL;
+		version = m->version;
+	}
+	*to = version;
+	err = pf_db_commit(db);
+done:
+	sqlite3_free(sql);
+	if (err != NULL)
+		pf_db_rollback(db);
+	return err;
+}
+
+struct pf_error *
+pf_db_lock(struct pf_db *db, int wait, int *fdp)
+{
+	char path[4096], info[128], when[32];
+	ssize_t n;
+	int fd;
+
+	*fdp = -1;
+	if ((size_t)snprintf(path, sizeof(path), "%s.lock", db->path) >=
+	    sizeof(path))
+		return pf_error_fmt(PF_EX_CONFIG, "%s: path too long",
+		    db->path);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1)
+		return pf_error_errno(PF_EX_CANTCREAT, "%s", path);
+	if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) == -1) {
+		struct pf_error *err;
+
+		if (errno != EWOULDBLOCK) {
+			err = pf_error_errno(PF_EX_IOERR, "lock %s", path);
+			close(fd);
+			return err;
+		}
+		n = pread(fd, info, sizeof(info) - 1, 0);
+		info[n > 0 ? n : 0] = '\0';
+		info[strcspn(info, "\n")] = '\0';
+		close(fd);
+		return pf_error_fmt(PF_EX_TEMPFAIL, "%s: another run holds "
+		    "the lock (%s); use --wait to wait for it", db->path,
+		    info[0] ? info : "holder unknown");
+	}
+	pf_time_iso(time(NULL), when, sizeof(when));
+	n = snprintf(info, sizeof(info), "pid %ld, started %s\n",
+	    (long)getpid(), when);
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, info, (size_t)n, 0) != n) {
+		struct pf_error *err = pf_error_errno(PF_EX_IOERR, "%s", path);
+
+		close(fd);
+		return err;
+	}
+	*fdp = fd;
+	return NULL;
+}
+
+void
+pf_db_unlock(int fd)
+{
+	if (fd != -1)
+		close(fd);
+}

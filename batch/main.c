@@ -1,0 +1,163 @@
+/*
+ * profactory: signed, per-user Apple configuration profiles with one-time
+ * SCEP challenges, from a CSV and templates kept in SQLite.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "db.h"
+#include "error.h"
+
+#define PF_VERSION "0.1.0"
+
+const struct pf_cmd pf_cmds[] = {
+	{ "init", cmd_init, "init",
+	    "create or migrate the database" },
+	{ "template", cmd_template,
+	    "template add [--force] NAME FILE\n"
+	    "       template list\n"
+	    "       template show NAME [--version N]\n"
+	    "       template remove NAME",
+	    "store, list, show and remove profile templates" },
+	{ "run", cmd_run,
+	    "run --csv FILE [--template NAME] [--key-column COL]\n"
+	    "           --signer-cert PEM --signer-key PEM [--chain PEM]\n"
+	    "           [--key-pass env:VAR|file:PATH] [--out DIR] "
+	    "[--ttl DURATION]\n"
+	    "           [--jobs N] [--unsigned] [--strict] [--dry-run] "
+	    "[--wait] [--json]",
+	    "make one signed profile per user and template" },
+	{ "runs", cmd_runs, "runs [--json]",
+	    "list past runs with their counts" },
+	{ NULL, NULL, NULL, NULL }
+};
+
+static void
+usage_main(FILE *fp)
+{
+	const struct pf_cmd *c;
+
+	fprintf(fp, "usage: profactory [--db PATH] COMMAND [ARGS]\n"
+	    "       profactory help COMMAND\n\ncommands:\n");
+	for (c = pf_cmds; c->name != NULL; c++)
+		fprintf(fp, "  %-10s %s\n", c->name, c->summary);
+	fprintf(fp, "\nThe database is PATH, else $PROFACTORY_DB, else "
+	    "./profactory.db.\nSee profactory(1).\n");
+}
+
+static void
+usage_cmd(FILE *fp, const struct pf_cmd *c)
+{
+	fprintf(fp, "usage: profactory [--db PATH] %s\n", c->usage);
+}
+
+static const struct pf_cmd *
+find_cmd(const char *name)
+{
+	const struct pf_cmd *c;
+
+	for (c = pf_cmds; c->name != NULL; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+static void
+print_warning(void *arg, const char *msg)
+{
+	(void)arg;
+	fflush(stdout);
+	fprintf(stderr, "profactory: warning: %s\n", msg);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct pf_warn warn = { print_warning, NULL };
+	struct pf_cmdctx ctx;
+	const struct pf_cmd *c;
+	struct pf_error *err;
+	int ch, status;
+
+	umask(077);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.warn = &warn;
+	ctx.dbpath = getenv("PROFACTORY_DB");
+	if (ctx.dbpath == NULL || ctx.dbpath[0] == '\0')
+		ctx.dbpath = "profactory.db";
+
+	/* Global options stop at the command name. */
+	while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			ctx.dbpath = optarg;
+			break;
+		case 'h':
+			usage_main(stdout);
+			return 0;
+		case 'V':
+			printf("profactory %s\n", PF_VERSION);
+			return 0;
+		default:
+			usage_main(stderr);
+			return PF_EX_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		usage_main(stderr);
+		return PF_EX_USAGE;
+	}
+	if (strcmp(argv[0], "help") == 0) {
+		if (argc == 1) {
+			usage_main(stdout);
+			return 0;
+		}
+		if ((c = find_cmd(argv[1])) == NULL) {
+			fprintf(stderr, "profactory: \"%s\": no such command\n",
+			    argv[1]);
+			return PF_EX_USAGE;
+		}
+		usage_cmd(stdout, c);
+		return 0;
+	}
+	if ((c = find_cmd(argv[0])) == NULL) {
+		fprintf(stderr, "profactory: \"%s\": no such command\n",
+		    argv[0]);
+		usage_main(stderr);
+		return PF_EX_USAGE;
+	}
+	if (pf_cmd_wants_help(argc, argv)) {
+		usage_cmd(stdout, c);
+		return 0;
+	}
+	optind = 0;	/* reset getopt for the command */
+	err = c->fn(&ctx, argc, argv);
+	/* A full disk must not truncate output silently. */
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		if (err == NULL)
+			err = pf_error_errno(PF_EX_IOERR, "standard output");
+	}
+	if (err != NULL) {
+		fprintf(stderr, "profactory: %s: %s\n", c->name, err->msg);
+		if (ctx.show_usage || err->code == PF_EX_USAGE)
+			usage_cmd(stderr, c);
+		status = err->code;
+		pf_error_free(err);
+		return status;
+	}
+	return ctx.status;
+}

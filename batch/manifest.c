@@ -1,0 +1,257 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "manifest.h"
+#include "util.h"
+
+#define CSV_TMP		PF_TMP_PREFIX "manifest.csv"
+#define JSON_TMP	PF_TMP_PREFIX "manifest.json"
+
+struct pf_manifest {
+	struct pf_outdir *od;	/* borrowed */
+	FILE *csv;		/* owned, CSV_TMP in the run directory */
+	FILE *json;		/* owned, JSON_TMP */
+	struct pf_buf buf;	/* scratch for JSON rows */
+	int nrows;
+};
+
+static const char *const columns[] = { "line", "user", "template",
+    "template_version", "status", "file", "sha256", "bytes",
+    "payload_identifier", "challenge_id", "challenge_expires", "error" };
+
+static FILE *
+open_tmp(struct pf_outdir *od, const char *name)
+{
+	FILE *fp;
+	int fd;
+
+	unlinkat(od->runfd, name, 0);
+	fd = openat(od->runfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd == -1)
+		return NULL;
+	if ((fp = fdopen(fd, "w")) == NULL)
+		close(fd);
+	return fp;
+}
+
+int
+pf_csv_cell(FILE *fp, const char *s)
+{
+	const char *p;
+	int quote = 0, neutral = 0;
+
+	if (s == NULL)
+		return 0;
+	if (strchr("=+-@\t\r", s[0]) != NULL && s[0] != '\0')
+		neutral = 1;
+	for (p = s; *p != '\0'; p++)
+		if (*p == ',' || *p == '"' || *p == '\n' || *p == '\r')
+			quote = 1;
+	if (quote && fputc('"', fp) == EOF)
+		return -1;
+	if (neutral && fputc('\'', fp) == EOF)
+		return -1;
+	for (p = s; *p != '\0'; p++) {
+		if (*p == '"' && fputc('"', fp) == EOF)
+			return -1;
+		if (fputc(*p, fp) == EOF)
+			return -1;
+	}
+	if (quote && fputc('"', fp) == EOF)
+		return -1;
+	return 0;
+}
+
+struct pf_error *
+pf_manifest_open(struct pf_manifest **out, struct pf_outdir *od)
+{
+	struct pf_manifest *m;
+	size_t i;
+
+	*out = NULL;
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return pf_error_nomem();
+	m->od = od;
+	if ((m->csv = open_tmp(od, CSV_TMP)) == NULL ||
+	    (m->json = open_tmp(od, JSON_TMP)) == NULL) {
+		struct pf_error *err = pf_error_errno(PF_EX_CANTCREAT,
+		    "%s/%s/manifest", od->root, od->run);
+
+		pf_manifest_abort(m);
+		return err;
+	}
+	for (i = 0; i < sizeof(columns) / sizeof(columns[0]); i++)
+		fprintf(m->csv, "%s%s", i ? "," : "", columns[i]);
+	fputs("\r\n", m->csv);
+	fputs("{\n  \"rows\": [", m->json);
+	*out = m;
+	return NULL;
+}
+
+static struct pf_error *
+json_field(struct pf_buf *b, const char *name, const char *val, int comma)
+{
+	struct pf_error *err;
+
+	if ((err = pf_buf_printf(b, "%s\"%s\": ", comma ? ", " : "",
+	    name)) != NULL)
+		return err;
+	if (val == NULL)
+		return pf_buf_addstr(b, "null");
+	return pf_buf_json_str(b, val, strlen(val));
+}
+
+struct pf_error *
+pf_manifest_add(struct pf_manifest *m, const struct pf_manifest_row *r)
+{
+	struct pf_error *err;
+	char num[4][32], exp[32] = "";
+	const char *cells[12];
+	size_t i;
+
+	snprintf(num[0], sizeof(num[0]), "%ld", r->line);
+	snprintf(num[1], sizeof(num[1]), "%ld", r->template_version);
+	snprintf(num[2], sizeof(num[2]), "%lld", r->bytes);
+	snprintf(num[3], sizeof(num[3]), "%lld", r->challenge_id);
+	if (r->challenge_expires != 0)
+		pf_time_iso(r->challenge_expires, exp, sizeof(exp));
+	cells[0] = r->line > 0 ? num[0] : "";
+	cells[1] = r->user;
+	cells[2] = r->template_name;
+	cells[3] = r->template_version > 0 ? num[1] : "";
+	cells[4] = r->status;
+	cells[5] = r->file;
+	cells[6] = r->sha256;
+	cells[7] = r->bytes >= 0 ? num[2] : "";
+	cells[8] = r->payload_identifier;
+	cells[9] = r->challenge_id > 0 ? num[3] : "";
+	cells[10] = exp;
+	cells[11] = r->error;
+	for (i = 0; i < 12; i++) {
+		if ((i > 0 && fputc(',', m->csv) == EOF) ||
+		    pf_csv_cell(m->csv, cells[i]) == -1)
+			goto ioerr;
+	}
+	if (fputs("\r\n", m->csv) == EOF)
+		goto ioerr;
+
+	pf_buf_reset(&m->buf);
+	if ((err = pf_buf_printf(&m->buf, "%s\n    {\"line\": %s",
+	    m->nrows ? "," : "", r->line > 0 ? num[0] : "null")) != NULL ||
+	    (err = json_field(&m->buf, "user", r->user, 1)) != NULL ||
+	    (err = json_field(&m->buf, "template", r->template_name, 1)) ||
+	    (err = pf_buf_printf(&m->buf, ", \"template_version\": %s",
+	    r->template_version > 0 ? num[1] : "null")) != NULL ||
+	    (err = json_field(&m->buf, "status", r->status, 1)) != NULL ||
+	    (err = json_field(&m->buf, "file", r->file, 1)) != NULL ||
+	    (err = json_field(&m->buf, "sha256", r->sha256, 1)) != NULL ||
+	    (err = pf_buf_printf(&m->buf, ", \"bytes\": %s",
+	    r->bytes >= 0 ? num[2] : "null")) != NULL ||
+	    (err = json_field(&m->buf, "payload_identifier",
+	    r->payload_identifier, 1)) != NULL ||
+	    (err = pf_buf_printf(&m->buf, ", \"challenge_id\": %s",
+	    r->challenge_id > 0 ? num[3] : "null")) != NULL ||
+	    (err = json_field(&m->buf, "challenge_expires",
+	    exp[0] ? exp : NULL, 1)) != NULL ||
+	    (err = json_field(&m->buf, "error", r->error, 1)) != NULL ||
+	    (err = pf_buf_addstr(&m->buf, "}")) != NULL)
+		return err;
+	if (fwrite(m->buf.data, 1, m->buf.len, m->json) != m->buf.len)
+		goto ioerr;
+	m->nrows++;
+	return NULL;
+ioerr:
+	return pf_error_errno(PF_EX_IOERR, "write %s/%s/manifest",
+	    m->od->root, m->od->run);
+}
+
+static int
+finish_file(FILE **fpp)
+{
+	FILE *fp = *fpp;
+	int bad;
+
+	*fpp = NULL;
+	bad = fflush(fp) == EOF || ferror(fp) || fsync(fileno(fp)) == -1;
+	if (fclose(fp) == EOF)
+		bad = 1;
+	return bad ? -1 : 0;
+}
+
+struct pf_error *
+pf_manifest_finish(struct pf_manifest *m, const struct pf_manifest_summary *s)
+{
+	struct pf_error *err = NULL;
+	struct pf_buf *b = &m->buf;
+	char t0[32], t1[32], na[32] = "";
+
+	pf_time_iso(s->started, t0, sizeof(t0));
+	pf_time_iso(s->finished, t1, sizeof(t1));
+	if (s->signer_not_after != 0)
+		pf_time_iso(s->signer_not_after, na, sizeof(na));
+	pf_buf_reset(b);
+	if ((err = pf_buf_addstr(b, "\n  ],\n  \"summary\": {")) != NULL ||
+	    (err = json_field(b, "run", s->run, 0)) != NULL ||
+	    (err = json_field(b, "kind", s->kind, 1)) != NULL ||
+	    (err = json_field(b, "started", t0, 1)) != NULL ||
+	    (err = json_field(b, "finished", t1, 1)) != NULL ||
+	    (err = pf_buf_printf(b, ", \"duration_ms\": %lld",
+	    s->duration_ms)) != NULL ||
+	    (err = json_field(b, "csv", s->csv, 1)) != NULL ||
+	    (err = pf_buf_addstr(b, ", \"signer\": ")) != NULL)
+		goto done;
+	if (s->signer_sha256 == NULL)
+		err = pf_buf_addstr(b, "null");
+	else if ((err = pf_buf_addstr(b, "{")) == NULL &&
+	    (err = json_field(b, "subject", s->signer_subject, 0)) == NULL &&
+	    (err = json_field(b, "sha256", s->signer_sha256, 1)) == NULL &&
+	    (err = json_field(b, "not_after", na, 1)) == NULL)
+		err = pf_buf_addstr(b, "}");
+	if (err != NULL)
+		goto done;
+	if ((err = pf_buf_printf(b, ", \"counts\": {\"rows\": %lld, "
+	    "\"issued\": %lld, \"reissued\": %lld, \"unchanged\": %lld, "
+	    "\"revoked\": %lld, \"failed\": %lld}}\n}\n", s->rows, s->issued,
+	    s->reissued, s->unchanged, s->revoked, s->failed)) != NULL)
+		goto done;
+	if (fwrite(b->data, 1, b->len, m->json) != b->len ||
+	    finish_file(&m->json) == -1 || finish_file(&m->csv) == -1) {
+		err = pf_error_errno(PF_EX_IOERR, "write %s/%s/manifest",
+		    m->od->root, m->od->run);
+		goto done;
+	}
+	if (renameat(m->od->runfd, CSV_TMP, m->od->runfd, "manifest.csv") ==
+	    -1 || renameat(m->od->runfd, JSON_TMP, m->od->runfd,
+	    "manifest.json") == -1) {
+		err = pf_error_errno(PF_EX_IOERR, "rename %s/%s/manifest",
+		    m->od->root, m->od->run);
+		goto done;
+	}
+	if (fsync(m->od->runfd) == -1)
+		err = pf_error_errno(PF_EX_IOERR, "sync %s/%s", m->od->root,
+		    m->od->run);
+done:
+	pf_manifest_abort(m);
+	return err;
+}
+
+void
+pf_manifest_abort(struct pf_manifest *m)
+{
+	if (m == NULL)
+		return;
+	if (m->csv != NULL) {
+		fclose(m->csv);
+		unlinkat(m->od->runfd, CSV_TMP, 0);
+	}
+	if (m->json != NULL) {
+		fclose(m->json);
+		unlinkat(m->od->runfd, JSON_TMP, 0);
+	}
+	pf_buf_free(&m->buf);
+	free(m);
+}

@@ -1,0 +1,75 @@
+/*
+ * outdir: the output tree.  OUT/RUN/ holds one run's profiles and
+ * manifests; OUT/latest is a symbolic link to the newest finished run.
+ * File names come from user data and are made safe here; every file
+ * appears atomically (hidden temporary name, then rename) with mode 0600,
+ * directories 0700.
+ */
+#ifndef PF_OUTDIR_H
+#define PF_OUTDIR_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+#define PF_TMP_PREFIX	".tmp-"		/* temporary files start with this */
+#define PF_NAME_MAX	200		/* bytes of a safe file name */
+
+struct pf_outdir {
+	int rootfd;		/* O_DIRECTORY fd of OUT, owned */
+	int runfd;		/* O_DIRECTORY fd of OUT/RUN, owned, or -1 */
+	char *root;		/* malloc'd path of OUT as given */
+	char *run;		/* malloc'd run directory name, or NULL */
+};
+
+/* Open (creating with mode 0700 if needed, parents too) the output root.
+ * Errors: PF_EX_CANTCREAT naming the path. */
+struct pf_error *pf_outdir_open(struct pf_outdir **out, const char *root);
+void pf_outdir_close(struct pf_outdir *od);
+
+/* Create OUT/name (0700) and make it the current run directory; an existing
+ * directory is PF_EX_CANTCREAT. */
+struct pf_error *pf_outdir_create_run(struct pf_outdir *od, const char *name);
+/* Open an existing run directory (for recovery, mail, ...). */
+struct pf_error *pf_outdir_open_run(struct pf_outdir *od, const char *name);
+
+/*
+ * Safe file name for (key, template, ext) into buf (at least
+ * PF_NAME_MAX + 1 bytes): ASCII lowercased, no '/', '\\', control or
+ * shell-hostile characters, no leading '.', no Windows device names, each
+ * part cut on a UTF-8 boundary.  Never empty.
+ */
+void pf_safe_name(const char *key, const char *tmpl, const char *ext,
+    char *buf, size_t buflen);
+
+/*
+ * Write data to a new hidden temporary file in the run directory, mode
+ * 0600, not synced.  tmpname (at least 64 bytes) receives its name.
+ * Errors: PF_EX_IOERR (write, full disk) or PF_EX_CANTCREAT, naming the
+ * path; nothing is left behind on error.
+ */
+struct pf_error *pf_outdir_write_tmp(struct pf_outdir *od, const void *data,
+    size_t len, char *tmpname, size_t tmplen);
+
+/*
+ * Rename tmpname to want (a safe name) without replacing anything: when
+ * want is taken, "NAME~2.EXT", "NAME~3.EXT", ... are tried.  The name used
+ * goes to final (at least PF_NAME_MAX + 16 bytes).
+ */
+struct pf_error *pf_outdir_commit(struct pf_outdir *od, const char *tmpname,
+    const char *want, char *final, size_t finallen);
+
+/* Flush the file system holding the run directory (data and names). */
+struct pf_error *pf_outdir_sync(struct pf_outdir *od);
+
+/* Point OUT/latest at the current run, atomically. */
+struct pf_error *pf_outdir_set_latest(struct pf_outdir *od);
+
+/* Remove leftover temporary files of the current run directory. */
+struct pf_error *pf_outdir_clean_tmp(struct pf_outdir *od);
+
+/* Path "OUT/RUN" or "OUT/RUN/file" into buf. */
+void pf_outdir_path(const struct pf_outdir *od, const char *file, char *buf,
+    size_t buflen);
+
+#endif

@@ -1,0 +1,1071 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "challenge.h"
+#include "csvin.h"
+#include "manifest.h"
+#include "outdir.h"
+#include "pipeline.h"
+#include "profile.h"
+#include "template.h"
+#include "util.h"
+
+#define MAX_TEMPLATES_PER_ROW	16
+#define MAX_PROBLEMS_SHOWN	5
+
+/* A template used by this run, loaded once. */
+struct tmpl_ent {
+	struct tmpl_ent *next;
+	char *name;			/* malloc'd; as named by the CSV */
+	struct pf_tmpl_rec rec;		/* owned; rec.id == 0 if unknown */
+	struct pf_template *t;		/* owned, NULL if unknown or broken */
+	char *problem;			/* malloc'd, why it cannot be used */
+	long *colidx;			/* CSV column of each template column */
+};
+
+/* A set of 64-bit key digests, to find duplicate keys in O(1) memory per
+ * user. */
+struct keyset {
+	uint64_t *slot;			/* malloc'd, 0 = empty */
+	size_t cap, n;
+};
+
+enum { SLOT_FREE, SLOT_READY, SLOT_BUSY, SLOT_DONE };
+
+struct job {
+	int state;			/* SLOT_* (under run.mu) */
+	unsigned long long seq;
+	long line;
+	struct tmpl_ent *te;		/* borrowed; NULL for a failed row */
+	char *tname;			/* malloc'd template name as given */
+	char *user;			/* malloc'd key */
+	char **values;			/* malloc'd block: ncols pointers then
+					 * the strings */
+	char *error;			/* malloc'd: the row failed */
+	/* Filled by a worker: */
+	char *attrs;			/* malloc'd JSON object of the row */
+	char attrs_sha[PF_SHA256_HEX];
+	uint8_t *out;			/* malloc'd file bytes (wipe: they
+					 * hold the challenge) */
+	size_t outlen;
+	char sha[PF_SHA256_HEX];
+	int has_digest;
+	uint8_t digest[PF_SHA256_LEN];
+	struct pf_profile prof;		/* xml already wiped */
+	/* Filled by the writer: */
+	char tmp[64];
+	char file[PF_NAME_MAX + 16];
+};
+
+struct run {
+	const struct pf_run_opts *o;
+	struct pf_db *db;		/* borrowed */
+	struct pf_csv *csv;		/* owned */
+	struct tmpl_ent *templates;	/* owned list */
+	struct keyset keys;
+	long keycol, tmplcol;
+	size_t ncols;
+	const char *const *names;	/* borrowed from csv */
+	struct pf_outdir *od;		/* owned */
+	struct pf_manifest *man;	/* owned */
+	struct pf_store_writer *sw;	/* owned */
+	struct pf_run_rec *rec;		/* borrowed from the result */
+	long long total;		/* rows, from the first pass */
+	time_t now;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv_read, cv_work, cv_write;
+	struct job *ring;		/* PF_PIPE_WINDOW slots */
+	unsigned long long next_fill, next_work, next_write;
+	int eof;			/* reader finished */
+	int stop;			/* a fatal error happened */
+	struct pf_error *fatal;		/* first fatal error */
+};
+
+static void
+set_fatal(struct run *r, struct pf_error *err)
+{
+	pthread_mutex_lock(&r->mu);
+	if (r->fatal == NULL)
+		r->fatal = err;
+	else
+		pf_error_free(err);
+	r->stop = 1;
+	pthread_cond_broadcast(&r->cv_read);
+	pthread_cond_broadcast(&r->cv_work);
+	pthread_cond_broadcast(&r->cv_write);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static uint64_t
+key_digest(const char *key)
+{
+	uint8_t md[PF_SHA256_LEN];
+	uint64_t h = 0;
+	int i;
+
+	pf_sha256(key, strlen(key), md);
+	for (i = 0; i < 8; i++)
+		h = h << 8 | md[i];
+	return h ? h : 1;
+}
+
+/* Add key; *dup = 1 if it was there already. */
+static struct pf_error *
+keyset_add(struct keyset *ks, const char *key, int *dup)
+{
+	uint64_t h = key_digest(key);
+	size_t i;
+
+	if (ks->n * 2 >= ks->cap) {
+		size_t ncap = ks->cap ? ks->cap * 2 : 1024, j;
+		uint64_t *ns = calloc(ncap, sizeof(*ns));
+
+		if (ns == NULL)
+			return pf_error_nomem();
+		for (j = 0; j < ks->cap; j++) {
+			if (ks->slot[j] == 0)
+				continue;
+			i = ks->slot[j] & (ncap - 1);
+			while (ns[i] != 0)
+				i = (i + 1) & (ncap - 1);
+			ns[i] = ks->slot[j];
+		}
+		free(ks->slot);
+		ks->slot = ns;
+		ks->cap = ncap;
+	}
+	i = h & (ks->cap - 1);
+	while (ks->slot[i] != 0) {
+		if (ks->slot[i] == h) {
+			*dup = 1;
+			return NULL;
+		}
+		i = (i + 1) & (ks->cap - 1);
+	}
+	ks->slot[i] = h;
+	ks->n++;
+	*dup = 0;
+	return NULL;
+}
+
+static void
+keyset_clear(struct keyset *ks)
+{
+	free(ks->slot);
+	memset(ks, 0, sizeof(*ks));
+}
+
+static void
+tmpl_free_all(struct tmpl_ent *te)
+{
+	while (te != NULL) {
+		struct tmpl_ent *next = te->next;
+
+		free(te->name);
+		pf_tmpl_rec_clear(&te->rec);
+		pf_template_free(te->t);
+		free(te->problem);
+		free(te->colidx);
+		free(te);
+		te = next;
+	}
+}
+
+/* The template called name, loaded and joined with the CSV header on first
+ * use.  A template that cannot be used is returned with ->problem set. */
+static struct pf_error *
+tmpl_get(struct run *r, const char *name, size_t len, struct tmpl_ent **out)
+{
+	struct tmpl_ent *te;
+	struct pf_error *err;
+	char label[160];
+	size_t i;
+
+	for (te = r->templates; te != NULL; te = te->next) {
+		if (strlen(te->name) == len &&
+		    memcmp(te->name, name, len) == 0) {
+			*out = te;
+			return NULL;
+		}
+	}
+	if ((te = calloc(1, sizeof(*te))) == NULL ||
+	    (te->name = malloc(len + 1)) == NULL) {
+		free(te);
+		return pf_error_nomem();
+	}
+	memcpy(te->name, name, len);
+	te->name[len] = '\0';
+	te->next = r->templates;
+	r->templates = te;
+	*out = te;
+
+	err = pf_store_template_get(r->db, te->name, 0, &te->rec);
+	if (err != NULL && err->code != PF_EX_DATAERR)
+		return err;
+	if (err != NULL) {
+		te->problem = pf_strdup(err->msg);
+		pf_error_free(err);
+		return te->problem ? NULL : pf_error_nomem();
+	}
+	snprintf(label, sizeof(label), "template \"%.100s\" version %ld",
+	    te->name, te->rec.version);
+	err = pf_template_load(&te->t, label, te->rec.body, te->rec.len,
+	    te->rec.forced, NULL);
+	if (err != NULL) {
+		te->problem = pf_strdup(err->msg);
+		pf_error_free(err);
+		return te->problem ? NULL : pf_error_nomem();
+	}
+	te->colidx = calloc(pf_template_ncolumns(te->t) + 1, sizeof(long));
+	if (te->colidx == NULL)
+		return pf_error_nomem();
+	for (i = 0; i < pf_template_ncolumns(te->t); i++) {
+		const char *col = pf_template_column(te->t, i);
+
+		te->colidx[i] = pf_csv_colindex(r->csv, col);
+		if (te->colidx[i] < 0) {
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "template \"%.100s\" uses "
+			    "column \"%.100s\", which %.200s does not have",
+			    te->name, col, r->o->csv_path);
+			te->problem = pf_strdup(msg);
+			return te->problem ? NULL : pf_error_nomem();
+		}
+	}
+	return NULL;
+}
+
+/* One (row, template) pair as the reader sees it. */
+struct pair {
+	struct tmpl_ent *te;		/* NULL if the name is unusable */
+	const char *name;		/* into the row or the options */
+	size_t len;
+	char problem[512];		/* empty when the pair is good */
+};
+
+/*
+ * Check a row and split its templates.  Row-wide problems go to rowprob;
+ * per-template problems to each pair.  *npairs is at least 1 so a failed
+ * row still yields a manifest line.
+ */
+static struct pf_error *
+check_row(struct run *r, const struct pf_csv_row *row, struct pair *pairs,
+    size_t *npairs, char *rowprob, size_t probsz)
+{
+	struct pf_error *err;
+	const char *names, *p;
+	size_t n = 0, i, k;
+	int dup;
+
+	rowprob[0] = '\0';
+	*npairs = 0;
+	if (row->problem != NULL) {
+		snprintf(rowprob, probsz, "%s", row->problem);
+		goto one;
+	}
+	if (row->lens[r->keycol] == 0) {
+		snprintf(rowprob, probsz, "column \"%s\" (the key) is empty",
+		    r->names[r->keycol]);
+		goto one;
+	}
+	if ((err = keyset_add(&r->keys, row->fields[r->keycol], &dup)) !=
+	    NULL)
+		return err;
+	if (dup) {
+		snprintf(rowprob, probsz, "duplicate key \"%.200s\" in column "
+		    "\"%s\"", row->fields[r->keycol], r->names[r->keycol]);
+		goto one;
+	}
+	names = r->o->template_name ? r->o->template_name :
+	    row->fields[r->tmplcol];
+	for (p = names; ; ) {
+		const char *end = strchr(p, ';'), *s = p, *e;
+
+		e = end ? end : p + strlen(p);
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e > s) {
+			if (n == MAX_TEMPLATES_PER_ROW) {
+				snprintf(rowprob, probsz, "more than %d "
+				    "templates", MAX_TEMPLATES_PER_ROW);
+				goto one;
+			}
+			for (k = 0; k < n; k++)
+				if (pairs[k].len == (size_t)(e - s) &&
+				    memcmp(pairs[k].name, s, e - s) == 0)
+					break;
+			if (k == n) {
+				pairs[n].name = s;
+				pairs[n].len = (size_t)(e - s);
+				pairs[n].problem[0] = '\0';
+				n++;
+			}
+		}
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	if (n == 0) {
+		snprintf(rowprob, probsz, "no template named in column \"%s\"",
+		    r->names[r->tmplcol]);
+		goto one;
+	}
+	for (i = 0; i < n; i++) {
+		struct tmpl_ent *te;
+
+		if ((err = tmpl_get(r, pairs[i].name, pairs[i].len, &te)) !=
+		    NULL)
+			return err;
+		pairs[i].te = te;
+		if (te->problem != NULL) {
+			snprintf(pairs[i].problem, sizeof(pairs[i].problem),
+			    "%s", te->problem);
+			continue;
+		}
+		for (k = 0; k < pf_template_ncolumns(te->t); k++) {
+			if (row->lens[te->colidx[k]] != 0)
+				continue;
+			snprintf(pairs[i].problem, sizeof(pairs[i].problem),
+			    "column \"%.100s\" is empty (template \"%.100s\" "
+			    "uses it)", r->names[te->colidx[k]], te->name);
+			break;
+		}
+	}
+	*npairs = n;
+	return NULL;
+one:
+	pairs[0].te = NULL;
+	pairs[0].name = r->o->template_name ? r->o->template_name :
+	    (r->tmplcol >= 0 && (size_t)r->tmplcol < row->nfields ?
+	    row->fields[r->tmplcol] : "");
+	pairs[0].len = strlen(pairs[0].name);
+	snprintf(pairs[0].problem, sizeof(pairs[0].problem), "%s", rowprob);
+	*npairs = 1;
+	return NULL;
+}
+
+/* First pass: structure of the whole file, row count, and with strict the
+ * row problems, before anything is written. */
+static struct pf_error *
+first_pass(struct run *r, int *nproblems)
+{
+	struct pf_error *err = NULL;
+	struct pf_csv_row *row;
+	struct pair pairs[MAX_TEMPLATES_PER_ROW];
+	struct pf_buf msg = { 0 };
+	char rowprob[512];
+	size_t np, i;
+	int shown = 0;
+
+	*nproblems = 0;
+	for (;;) {
+		if ((err = pf_csv_next(r->csv, &row)) != NULL)
+			goto done;
+		if (row == NULL)
+			break;
+		r->total++;
+		if ((err = check_row(r, row, pairs, &np, rowprob,
+		    sizeof(rowprob))) != NULL)
+			goto done;
+		for (i = 0; i < np; i++) {
+			if (pairs[i].problem[0] == '\0')
+				continue;
+			(*nproblems)++;
+			if (!r->o->strict || shown++ >= MAX_PROBLEMS_SHOWN)
+				continue;
+			if ((err = pf_buf_printf(&msg, "%s%s:%ld: %s",
+			    msg.len ? "\n" : "", r->o->csv_path, row->line,
+			    pairs[i].problem)) != NULL)
+				goto done;
+		}
+	}
+	if (r->o->strict && *nproblems > 0) {
+		err = pf_error_fmt(PF_EX_DATAERR, "%s%s%d problem%s, nothing "
+		    "written (--strict)", msg.data, msg.len ? "\n" : "",
+		    *nproblems, *nproblems == 1 ? "" : "s");
+		goto done;
+	}
+	err = pf_csv_rewind(r->csv);
+done:
+	keyset_clear(&r->keys);
+	pf_buf_free(&msg);
+	return err;
+}
+
+static void
+job_clear(struct job *j)
+{
+	free(j->tname);
+	free(j->user);
+	free(j->values);
+	free(j->error);
+	free(j->attrs);
+	if (j->out != NULL) {
+		OPENSSL_cleanse(j->out, j->outlen);
+		free(j->out);
+	}
+	pf_profile_clear(&j->prof);
+	OPENSSL_cleanse(j->digest, sizeof(j->digest));
+	memset(j, 0, sizeof(*j));
+}
+
+/* Fill a job from the row (the values are copied: the row is reused). */
+static struct pf_error *
+job_fill(struct run *r, struct job *j, const struct pf_csv_row *row,
+    const struct pair *pr)
+{
+	size_t i, total = 0, ncopy;
+	char *p;
+
+	j->line = row->line;
+	j->te = pr->problem[0] ? NULL : pr->te;
+	if ((j->tname = malloc(pr->len + 1)) == NULL)
+		return pf_error_nomem();
+	memcpy(j->tname, pr->name, pr->len);
+	j->tname[pr->len] = '\0';
+	if ((size_t)r->keycol < row->nfields &&
+	    (j->user = pf_strdup(row->fields[r->keycol])) == NULL)
+		return pf_error_nomem();
+	if (pr->problem[0]) {
+		return (j->error = pf_strdup(pr->problem)) ? NULL :
+		    pf_error_nomem();
+	}
+	ncopy = r->ncols;
+	for (i = 0; i < ncopy; i++)
+		total += row->lens[i] + 1;
+	if ((j->values = malloc(ncopy * sizeof(char *) + total)) == NULL)
+		return pf_error_nomem();
+	p = (char *)(j->values + ncopy);
+	for (i = 0; i < ncopy; i++) {
+		j->values[i] = p;
+		memcpy(p, row->fields[i], row->lens[i] + 1);
+		p += row->lens[i] + 1;
+	}
+	return NULL;
+}
+
+/* The reader: second pass over the CSV, feeding the ring in order. */
+static struct pf_error *
+reader(struct run *r)
+{
+	struct pf_error *err = NULL;
+	struct pf_csv_row *row;
+	struct pair pairs[MAX_TEMPLATES_PER_ROW];
+	char rowprob[512];
+	size_t np, i;
+
+	for (;;) {
+		if ((err = pf_csv_next(r->csv, &row)) != NULL)
+			return err;
+		if (row == NULL)
+			return NULL;
+		if ((err = check_row(r, row, pairs, &np, rowprob,
+		    sizeof(rowprob))) != NULL)
+			return err;
+		for (i = 0; i < np; i++) {
+			struct job *j;
+
+			pthread_mutex_lock(&r->mu);
+			while (!r->stop && r->next_fill - r->next_write >=
+			    PF_PIPE_WINDOW)
+				pthread_cond_wait(&r->cv_read, &r->mu);
+			if (r->stop) {
+				pthread_mutex_unlock(&r->mu);
+				return NULL;
+			}
+			j = &r->ring[r->next_fill % PF_PIPE_WINDOW];
+			pthread_mutex_unlock(&r->mu);
+
+			/* The slot is free and only the reader fills it. */
+			j->seq = r->next_fill;
+			if ((err = job_fill(r, j, row, &pairs[i])) != NULL) {
+				job_clear(j);
+				return err;
+			}
+			pthread_mutex_lock(&r->mu);
+			j->state = SLOT_READY;
+			r->next_fill++;
+			pthread_cond_signal(&r->cv_work);
+			pthread_mutex_unlock(&r->mu);
+		}
+	}
+}
+
+/* Build, sign and hash one profile.  Problems with the user's data fail
+ * the row (j->error); anything else is fatal. */
+static struct pf_error *
+work(struct run *r, struct pf_sign_ctx *sc, struct job *j)
+{
+	struct pf_error *err = NULL;
+	struct pf_profile_vars v;
+	struct pf_buf attrs = { 0 };
+	char chal[PF_CHALLENGE_LEN + 1] = "";
+	size_t i;
+
+	if ((err = pf_buf_addstr(&attrs, "{")) != NULL)
+		goto done;
+	for (i = 0; i < r->ncols; i++) {
+		if ((err = pf_buf_addstr(&attrs, i ? ", " : "")) != NULL ||
+		    (err = pf_buf_json_str(&attrs, r->names[i],
+		    strlen(r->names[i]))) != NULL ||
+		    (err = pf_buf_addstr(&attrs, ": ")) != NULL ||
+		    (err = pf_buf_json_str(&attrs, j->values[i],
+		    strlen(j->values[i]))) != NULL)
+			goto done;
+	}
+	if ((err = pf_buf_addstr(&attrs, "}")) != NULL)
+		goto done;
+	pf_sha256_hex(attrs.data, attrs.len, j->attrs_sha);
+	j->attrs = attrs.data;
+	attrs.data = NULL;
+
+	if (pf_template_has_challenge(j->te->t)) {
+		if ((err = pf_challenge_new(chal, j->digest)) != NULL)
+			goto done;
+		j->has_digest = 1;
+	}
+	memset(&v, 0, sizeof(v));
+	v.names = r->names;
+	v.values = (const char *const *)j->values;
+	v.ncols = r->ncols;
+	v.user = j->user;
+	v.template_name = j->te->name;
+	v.run = r->rec->name;
+	v.challenge = chal;
+	err = pf_profile_build(j->te->t, &v, &j->prof);
+	OPENSSL_cleanse(chal, sizeof(chal));
+	if (err != NULL) {
+		if (err->code != PF_EX_DATAERR)
+			goto done;
+		j->error = pf_strdup(err->msg);
+		pf_error_free(err);
+		err = j->error ? NULL : pf_error_nomem();
+		goto done;
+	}
+	if (sc != NULL) {
+		err = pf_sign(sc, j->prof.xml, j->prof.len, &j->out,
+		    &j->outlen);
+		OPENSSL_cleanse(j->prof.xml, j->prof.len);
+		free(j->prof.xml);
+	} else {
+		j->out = (uint8_t *)j->prof.xml;
+		j->outlen = j->prof.len;
+	}
+	j->prof.xml = NULL;
+	j->prof.len = 0;
+	if (err != NULL)
+		goto done;
+	pf_sha256_hex(j->out, j->outlen, j->sha);
+done:
+	pf_buf_free(&attrs);
+	return err;
+}
+
+struct worker_arg {
+	struct run *r;
+	pthread_t tid;
+};
+
+static void *
+worker(void *arg)
+{
+	struct run *r = ((struct worker_arg *)arg)->r;
+	struct pf_sign_ctx *sc = NULL;
+	struct pf_error *err;
+
+	if (r->o->signer != NULL &&
+	    (err = pf_sign_ctx_new(&sc, r->o->signer)) != NULL) {
+		set_fatal(r, err);
+		return NULL;
+	}
+	for (;;) {
+		struct job *j;
+
+		pthread_mutex_lock(&r->mu);
+		while (!r->stop && !r->eof && r->next_work == r->next_fill)
+			pthread_cond_wait(&r->cv_work, &r->mu);
+		if (r->stop || r->next_work == r->next_fill) {
+			pthread_mutex_unlock(&r->mu);
+			break;
+		}
+		j = &r->ring[r->next_work++ % PF_PIPE_WINDOW];
+		j->state = SLOT_BUSY;
+		pthread_mutex_unlock(&r->mu);
+
+		err = j->error ? NULL : work(r, sc, j);
+
+		pthread_mutex_lock(&r->mu);
+		j->state = SLOT_DONE;
+		if (j->seq == r->next_write)
+			pthread_cond_signal(&r->cv_write);
+		pthread_mutex_unlock(&r->mu);
+		if (err != NULL) {
+			set_fatal(r, err);
+			break;
+		}
+	}
+	pf_sign_ctx_free(sc);
+	return NULL;
+}
+
+/* Write the batch's files, sync them, record them, then the manifest
+ * rows.  On error, files of the batch that were not recorded are removed. */
+static struct pf_error *
+flush(struct run *r, struct job **batch, size_t n)
+{
+	struct pf_error *err = NULL;
+	size_t i, renamed = 0;
+	int intx = 0;
+
+	if (n == 0)
+		return NULL;
+	if (!r->o->dry_run) {
+		for (i = 0; i < n; i++) {
+			struct job *j = batch[i];
+			char want[PF_NAME_MAX + 1];
+
+			if (j->error != NULL)
+				continue;
+			pf_safe_name(j->user, j->te->name, ".mobileconfig",
+			    want, sizeof(want));
+			if ((err = pf_outdir_commit(r->od, j->tmp, want,
+			    j->file, sizeof(j->file))) != NULL)
+				goto done;
+			j->tmp[0] = '\0';
+			renamed = i + 1;
+		}
+		if ((err = pf_outdir_sync(r->od)) != NULL ||
+		    (err = pf_db_begin(r->db)) != NULL)
+			goto done;
+		intx = 1;
+	}
+	for (i = 0; i < n; i++) {
+		struct job *j = batch[i];
+		struct pf_manifest_row mr;
+		struct pf_issue is;
+		long long cid = 0;
+		int reissued = 0;
+
+		memset(&mr, 0, sizeof(mr));
+		mr.line = j->line;
+		mr.user = j->user ? j->user : "";
+		mr.template_name = j->tname;
+		mr.bytes = -1;
+		if (j->error != NULL) {
+			r->rec->n_failed++;
+			mr.status = "failed";
+			mr.template_version = j->te ? j->te->rec.version : 0;
+			mr.error = j->error;
+			if (!r->o->dry_run && (err = pf_store_failure(r->sw,
+			    r->rec->id, j->line, j->user, j->tname,
+			    j->error)) != NULL)
+				goto done;
+		} else {
+			memset(&is, 0, sizeof(is));
+			is.run_id = r->rec->id;
+			is.user = j->user;
+			is.attrs = j->attrs;
+			is.attrs_sha256 = j->attrs_sha;
+			is.template_id = j->te->rec.id;
+			is.file = j->file;
+			is.sha256 = j->sha;
+			is.bytes = (long long)j->outlen;
+			is.payload_identifier = j->prof.identifier;
+			is.payload_uuid = j->prof.uuid;
+			is.digest = j->has_digest ? j->digest : NULL;
+			is.now = r->now;
+			is.expires = r->now + r->o->ttl;
+			is.bindings = j->prof.bindings;
+			is.nbindings = j->prof.nbindings;
+			if (!r->o->dry_run && (err = pf_store_issue(r->sw, &is,
+			    &cid, &reissued)) != NULL)
+				goto done;
+			if (reissued)
+				r->rec->n_reissued++;
+			else
+				r->rec->n_issued++;
+			mr.status = reissued ? "reissued" : "issued";
+			mr.template_version = j->te->rec.version;
+			mr.file = r->o->dry_run ? NULL : j->file;
+			mr.sha256 = j->sha;
+			mr.bytes = (long long)j->outlen;
+			mr.payload_identifier = j->prof.identifier;
+			mr.challenge_id = cid;
+			mr.challenge_expires = j->has_digest ? is.expires : 0;
+		}
+		if (r->man != NULL && (err = pf_manifest_add(r->man, &mr)) !=
+		    NULL)
+			goto done;
+	}
+	if (intx) {
+		if ((err = pf_db_commit(r->db)) != NULL)
+			goto done;
+		intx = 0;
+	}
+done:
+	if (err != NULL) {
+		if (intx)
+			pf_db_rollback(r->db);
+		for (i = 0; i < n; i++) {
+			struct job *j = batch[i];
+
+			if (j->tmp[0] != '\0')
+				unlinkat(r->od->runfd, j->tmp, 0);
+			else if (i < renamed && j->file[0] != '\0')
+				unlinkat(r->od->runfd, j->file, 0);
+		}
+	}
+	return err;
+}
+
+/* The writer thread: takes finished jobs in order. */
+static void *
+writer(void *arg)
+{
+	struct run *r = arg;
+	struct job *batch[PF_PIPE_BATCH];
+	struct pf_error *err = NULL;
+	size_t n = 0, i;
+	long long done = 0;
+
+	for (;;) {
+		struct job *j;
+		int last, stop;
+
+		pthread_mutex_lock(&r->mu);
+		for (;;) {
+			j = &r->ring[r->next_write % PF_PIPE_WINDOW];
+			if (r->stop || (r->next_write < r->next_fill &&
+			    j->state == SLOT_DONE) ||
+			    (r->eof && r->next_write == r->next_fill))
+				break;
+			pthread_cond_wait(&r->cv_write, &r->mu);
+		}
+		stop = r->stop;
+		last = stop || r->next_write == r->next_fill;
+		if (!last)
+			r->next_write++;
+		pthread_mutex_unlock(&r->mu);
+		if (stop)
+			break;
+		if (!last) {
+			if (j->error == NULL && !r->o->dry_run &&
+			    (err = pf_outdir_write_tmp(r->od, j->out,
+			    j->outlen, j->tmp, sizeof(j->tmp))) != NULL)
+				break;
+			if (j->out != NULL) {
+				OPENSSL_cleanse(j->out, j->outlen);
+				free(j->out);
+				j->out = NULL;
+			}
+			batch[n++] = j;
+		}
+		if (n == PF_PIPE_BATCH || (last && n > 0)) {
+			if ((err = flush(r, batch, n)) != NULL)
+				break;
+			done += (long long)n;
+			pthread_mutex_lock(&r->mu);
+			for (i = 0; i < n; i++) {
+				job_clear(batch[i]);
+				batch[i]->state = SLOT_FREE;
+			}
+			pthread_cond_broadcast(&r->cv_read);
+			pthread_mutex_unlock(&r->mu);
+			n = 0;
+			if (r->o->progress != NULL)
+				r->o->progress(r->o->progress_arg, done,
+				    r->total);
+		}
+		if (last)
+			break;
+	}
+	if (err != NULL) {
+		for (i = 0; i < n; i++)
+			if (batch[i]->tmp[0] != '\0')
+				unlinkat(r->od->runfd, batch[i]->tmp, 0);
+		set_fatal(r, err);
+	}
+	return NULL;
+}
+
+/* Finish what a crashed run left: temporary files and files it never
+ * recorded go; the run is marked interrupted. */
+static struct pf_error *
+recover_one(void *arg, const struct pf_run_rec *old)
+{
+	struct run *r = arg;
+	struct pf_outdir *od = NULL;
+	struct pf_error *err;
+	struct pf_run_rec upd;
+
+	if (pf_outdir_open(&od, old->out_dir) == NULL &&
+	    pf_outdir_open_run(od, old->name) == NULL) {
+		struct dirent *de;
+		DIR *d;
+		int fd = dup(od->runfd);
+
+		if (fd != -1 && (d = fdopendir(fd)) != NULL) {
+			while ((de = readdir(d)) != NULL) {
+				int has = 1;
+
+				if (de->d_name[0] == '.' &&
+				    strncmp(de->d_name, PF_TMP_PREFIX,
+				    strlen(PF_TMP_PREFIX)) != 0)
+					continue;
+				if (strncmp(de->d_name, PF_TMP_PREFIX,
+				    strlen(PF_TMP_PREFIX)) != 0 &&
+				    (err = pf_store_run_has_file(r->db,
+				    old->id, de->d_name, &has)) != NULL) {
+					closedir(d);
+					pf_outdir_close(od);
+					return err;
+				}
+				if (strncmp(de->d_name, PF_TMP_PREFIX,
+				    strlen(PF_TMP_PREFIX)) == 0 || !has)
+					unlinkat(od->runfd, de->d_name, 0);
+			}
+			closedir(d);
+		} else if (fd != -1)
+			close(fd);
+	}
+	pf_outdir_close(od);
+	memset(&upd, 0, sizeof(upd));
+	upd = *old;
+	snprintf(upd.status, sizeof(upd.status), "interrupted");
+	upd.finished_at = time(NULL);
+	upd.error = "the run was interrupted";
+	return pf_store_run_finish(r->db, &upd);
+}
+
+/* Pick a fresh run name and create its directory. */
+static struct pf_error *
+make_run_dir(struct run *r)
+{
+	struct pf_error *err;
+	struct tm tm;
+	char base[32];
+	int i, exists;
+
+	gmtime_r(&r->now, &tm);
+	strftime(base, sizeof(base), "%Y%m%d-%H%M%S", &tm);
+	for (i = 1; i < 1000; i++) {
+		if (i == 1)
+			snprintf(r->rec->name, sizeof(r->rec->name), "%s",
+			    base);
+		else
+			snprintf(r->rec->name, sizeof(r->rec->name), "%s-%d",
+			    base, i);
+		if ((err = pf_store_run_exists(r->db, r->rec->name,
+		    &exists)) != NULL)
+			return err;
+		if (exists || faccessat(r->od->rootfd, r->rec->name, F_OK,
+		    AT_SYMLINK_NOFOLLOW) == 0)
+			continue;
+		return pf_outdir_create_run(r->od, r->rec->name);
+	}
+	return pf_error_fmt(PF_EX_CANTCREAT, "%s: cannot find a free run "
+	    "name", r->od->root);
+}
+
+struct pf_error *
+pf_run(struct pf_db *db, const struct pf_run_opts *o,
+    struct pf_run_result *res)
+{
+	struct pf_error *err = NULL;
+	struct run r;
+	struct worker_arg *wa = NULL;
+	pthread_t wtid;
+	struct timespec t0, t1;
+	char abs[PATH_MAX];
+	int lockfd = -1, nwork = 0, wstarted = 0, i, recorded = 0;
+
+	memset(res, 0, sizeof(*res));
+	memset(&r, 0, sizeof(r));
+	r.o = o;
+	r.db = db;
+	r.rec = &res->run;
+	r.keycol = r.tmplcol = -1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_mutex_init(&r.mu, NULL);
+	pthread_cond_init(&r.cv_read, NULL);
+	pthread_cond_init(&r.cv_work, NULL);
+	pthread_cond_init(&r.cv_write, NULL);
+
+	if (!o->dry_run && (err = pf_db_lock(db, o->wait, &lockfd)) != NULL)
+		goto done;
+	r.now = time(NULL);
+
+	if ((err = pf_csv_open(&r.csv, o->csv_path)) != NULL)
+		goto done;
+	r.ncols = pf_csv_ncols(r.csv);
+	r.names = pf_csv_colnames(r.csv);
+	if ((r.keycol = pf_csv_colindex(r.csv, o->key_column)) < 0) {
+		err = pf_error_fmt(PF_EX_DATAERR, "%s:1: no column \"%s\" "
+		    "(the key column; see --key-column)", o->csv_path,
+		    o->key_column);
+		goto done;
+	}
+	if (o->template_name == NULL &&
+	    (r.tmplcol = pf_csv_colindex(r.csv, "template")) < 0) {
+		err = pf_error_fmt(PF_EX_DATAERR, "%s:1: no column "
+		    "\"template\" and no --template", o->csv_path);
+		goto done;
+	}
+	if ((err = first_pass(&r, &res->n_problems)) != NULL)
+		goto done;
+
+	if (!o->dry_run) {
+		if ((err = pf_store_run_unfinished(db, recover_one, &r)) !=
+		    NULL)
+			goto done;
+		if ((err = pf_outdir_open(&r.od, o->out_root)) != NULL)
+			goto done;
+		if (realpath(o->out_root, abs) == NULL) {
+			err = pf_error_errno(PF_EX_CANTCREAT, "%s",
+			    o->out_root);
+			goto done;
+		}
+		if ((err = make_run_dir(&r)) != NULL)
+			goto done;
+		snprintf(r.rec->kind, sizeof(r.rec->kind), "run");
+		r.rec->started_at = r.now;
+		r.rec->csv_path = pf_strdup(o->csv_path);
+		r.rec->out_dir = pf_strdup(abs);
+		if (o->signer != NULL) {
+			r.rec->signer_sha256 =
+			    pf_strdup(pf_signer_fingerprint(o->signer));
+			r.rec->signer_subject =
+			    pf_strdup(pf_signer_subject(o->signer));
+		}
+		if ((err = pf_store_run_begin(db, r.rec)) != NULL)
+			goto done;
+		recorded = 1;
+		pf_outdir_path(r.od, NULL, res->dir, sizeof(res->dir));
+		if ((err = pf_manifest_open(&r.man, r.od)) != NULL ||
+		    (err = pf_store_writer_new(&r.sw, db)) != NULL)
+			goto done;
+	} else
+		snprintf(r.rec->name, sizeof(r.rec->name), "dry-run");
+
+	if ((r.ring = calloc(PF_PIPE_WINDOW, sizeof(*r.ring))) == NULL ||
+	    (wa = calloc((size_t)o->jobs, sizeof(*wa))) == NULL) {
+		err = pf_error_nomem();
+		goto done;
+	}
+	for (i = 0; i < o->jobs; i++) {
+		wa[i].r = &r;
+		if (pthread_create(&wa[i].tid, NULL, worker, &wa[i]) != 0) {
+			err = pf_error_errno(PF_EX_SOFTWARE, "start thread");
+			set_fatal(&r, err);
+			err = NULL;
+			break;
+		}
+		nwork++;
+	}
+	if (nwork > 0 && pthread_create(&wtid, NULL, writer, &r) == 0)
+		wstarted = 1;
+	else if (nwork > 0)
+		set_fatal(&r, pf_error_errno(PF_EX_SOFTWARE, "start thread"));
+
+	if (wstarted && (err = reader(&r)) != NULL) {
+		set_fatal(&r, err);
+		err = NULL;
+	}
+	pthread_mutex_lock(&r.mu);
+	r.eof = 1;
+	pthread_cond_broadcast(&r.cv_work);
+	pthread_cond_broadcast(&r.cv_write);
+	pthread_mutex_unlock(&r.mu);
+	for (i = 0; i < nwork; i++)
+		pthread_join(wa[i].tid, NULL);
+	if (wstarted)
+		pthread_join(wtid, NULL);
+	err = r.fatal;
+	r.fatal = NULL;
+	if (err != NULL)
+		goto done;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	r.rec->n_rows = r.total;
+	r.rec->duration_ms = (t1.tv_sec - t0.tv_sec) * 1000LL +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	r.rec->finished_at = time(NULL);
+	snprintf(r.rec->status, sizeof(r.rec->status), "done");
+	if (!o->dry_run) {
+		struct pf_manifest_summary sum;
+
+		memset(&sum, 0, sizeof(sum));
+		sum.run = r.rec->name;
+		sum.kind = r.rec->kind;
+		sum.started = r.rec->started_at;
+		sum.finished = r.rec->finished_at;
+		sum.duration_ms = r.rec->duration_ms;
+		sum.csv = o->csv_path;
+		if (o->signer != NULL) {
+			sum.signer_subject = pf_signer_subject(o->signer);
+			sum.signer_sha256 = pf_signer_fingerprint(o->signer);
+			sum.signer_not_after = pf_signer_not_after(o->signer);
+		}
+		sum.rows = r.rec->n_rows;
+		sum.issued = r.rec->n_issued;
+		sum.reissued = r.rec->n_reissued;
+		sum.unchanged = r.rec->n_unchanged;
+		sum.revoked = r.rec->n_revoked;
+		sum.failed = r.rec->n_failed;
+		err = pf_manifest_finish(r.man, &sum);
+		r.man = NULL;
+		if (err != NULL)
+			goto done;
+		if ((err = pf_store_run_finish(db, r.rec)) != NULL ||
+		    (err = pf_outdir_set_latest(r.od)) != NULL)
+			goto done;
+	}
+done:
+	if (err != NULL && recorded) {
+		free(r.rec->error);
+		r.rec->error = pf_strdup(err->msg);
+		snprintf(r.rec->status, sizeof(r.rec->status), "failed");
+		r.rec->finished_at = time(NULL);
+		pf_error_free(pf_store_run_finish(db, r.rec));
+	}
+	if (r.ring != NULL) {
+		size_t k;
+
+		for (k = 0; k < PF_PIPE_WINDOW; k++) {
+			if (r.ring[k].tmp[0] != '\0' && r.od != NULL)
+				unlinkat(r.od->runfd, r.ring[k].tmp, 0);
+			job_clear(&r.ring[k]);
+		}
+		free(r.ring);
+	}
+	if (r.od != NULL && r.od->runfd != -1)
+		pf_error_free(pf_outdir_clean_tmp(r.od));
+	pf_manifest_abort(r.man);
+	pf_store_writer_free(r.sw);
+	pf_outdir_close(r.od);
+	tmpl_free_all(r.templates);
+	keyset_clear(&r.keys);
+	pf_csv_close(r.csv);
+	free(wa);
+	pf_db_unlock(lockfd);
+	pthread_mutex_destroy(&r.mu);
+	pthread_cond_destroy(&r.cv_read);
+	pthread_cond_destroy(&r.cv_work);
+	pthread_cond_destroy(&r.cv_write);
+	return err;
+}

@@ -1,0 +1,51 @@
+/*
+ * pipeline: one batch run.  The calling thread reads and joins the CSV
+ * with the templates; --jobs worker threads fill, sign and hash profiles;
+ * one writer thread writes files, records them in SQLite in batches and
+ * appends manifest rows, in CSV order.  At most PF_PIPE_WINDOW profiles
+ * are in flight, whatever the size of the CSV.
+ */
+#ifndef PF_PIPELINE_H
+#define PF_PIPELINE_H
+
+#include "db.h"
+#include "error.h"
+#include "sign.h"
+#include "store.h"
+
+#define PF_PIPE_WINDOW	1024	/* profiles in flight */
+#define PF_PIPE_BATCH	256	/* profiles per file sync and commit */
+
+struct pf_run_opts {
+	const char *csv_path;		/* required */
+	const char *template_name;	/* NULL: the row's "template" column */
+	const char *key_column;		/* "email" by default */
+	const struct pf_signer *signer;	/* NULL for --unsigned */
+	const char *out_root;		/* "out" by default */
+	long long ttl;			/* challenge lifetime, seconds */
+	int jobs;			/* worker threads, >= 1 */
+	int strict;			/* any bad row stops the run first */
+	int dry_run;			/* check and build, write nothing */
+	int wait;			/* wait for the run lock */
+	const struct pf_warn *warn;
+	/* Called by the writer after each batch (done and total rows). */
+	void (*progress)(void *arg, long long done, long long total);
+	void *progress_arg;
+};
+
+struct pf_run_result {
+	struct pf_run_rec run;	/* name, status, counts; strings owned */
+	char dir[4096];		/* the run directory */
+	int n_problems;		/* row problems found (also in strict) */
+};
+
+/*
+ * Carry out one run on db.  Row problems do not fail the call (they are
+ * counted in result->run.n_failed and reported in the manifest) unless
+ * strict, where the first problems come back as PF_EX_DATAERR before
+ * anything is written.  Clear result with pf_run_rec_clear(&result->run).
+ */
+struct pf_error *pf_run(struct pf_db *db, const struct pf_run_opts *o,
+    struct pf_run_result *result);
+
+#endif

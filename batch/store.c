@@ -1,0 +1,582 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "util.h"
+
+/* Copy of a text column, NULL for SQL NULL; *err set when out of memory. */
+static char *
+col_text(sqlite3_stmt *st, int i, struct pf_error **err)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+	char *p;
+
+	if (s == NULL)
+		return NULL;
+	if ((p = pf_strdup((const char *)s)) == NULL && *err == NULL)
+		*err = pf_error_nomem();
+	return p;
+}
+
+void
+pf_tmpl_rec_clear(struct pf_tmpl_rec *r)
+{
+	free(r->name);
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+struct pf_error *
+pf_store_template_get(struct pf_db *db, const char *name, long version,
+    struct pf_tmpl_rec *out)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err = NULL;
+	const void *body;
+	int rc, n;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = pf_db_prepare(db, &st, version == 0 ?
+	    "SELECT id, name, version, body, sha256, created_at, forced, "
+	    "removed_at IS NOT NULL FROM templates WHERE name = ?1 AND "
+	    "removed_at IS NULL ORDER BY version DESC LIMIT 1" :
+	    "SELECT id, name, version, body, sha256, created_at, forced, "
+	    "removed_at IS NOT NULL FROM templates WHERE name = ?1 AND "
+	    "version = ?2")) != NULL)
+		return err;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (version != 0)
+		sqlite3_bind_int64(st, 2, version);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		if (version != 0)
+			err = pf_error_fmt(PF_EX_DATAERR, "template \"%s\" "
+			    "version %ld not found", name, version);
+		else
+			err = pf_error_fmt(PF_EX_DATAERR, "template \"%s\" "
+			    "not found", name);
+		goto done;
+	}
+	if (rc != SQLITE_ROW) {
+		err = pf_db_error(db, "read template");
+		goto done;
+	}
+	out->id = sqlite3_column_int64(st, 0);
+	out->name = col_text(st, 1, &err);
+	out->version = (long)sqlite3_column_int64(st, 2);
+	body = sqlite3_column_blob(st, 3);
+	n = sqlite3_column_bytes(st, 3);
+	if ((out->body = malloc((size_t)n + 1)) == NULL) {
+		err = pf_error_nomem();
+		goto done;
+	}
+	if (n > 0)
+		memcpy(out->body, body, (size_t)n);
+	out->body[n] = '\0';
+	out->len = (size_t)n;
+	snprintf(out->sha256, sizeof(out->sha256), "%s",
+	    (const char *)sqlite3_column_text(st, 4));
+	out->created_at = (time_t)sqlite3_column_int64(st, 5);
+	out->forced = sqlite3_column_int(st, 6);
+	out->removed = sqlite3_column_int(st, 7);
+done:
+	sqlite3_finalize(st);
+	if (err != NULL)
+		pf_tmpl_rec_clear(out);
+	return err;
+}
+
+struct pf_error *
+pf_store_template_add(struct pf_db *db, const char *name, const char *body,
+    size_t len, const char *source, int forced, long *version, int *added)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err = NULL;
+	char sha[PF_SHA256_HEX];
+	long max = 0, cur = 0;
+	int rc, same = 0;
+
+	*added = 0;
+	pf_sha256_hex(body, len, sha);
+	if ((err = pf_db_begin(db)) != NULL)
+		return err;
+	if ((err = pf_db_prepare(db, &st, "SELECT max(version), "
+	    "(SELECT version FROM templates WHERE name = ?1 AND removed_at "
+	    "IS NULL AND sha256 = ?2 AND version = (SELECT max(version) FROM "
+	    "templates WHERE name = ?1 AND removed_at IS NULL)) FROM "
+	    "templates WHERE name = ?1")) != NULL)
+		goto done;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, sha, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		err = pf_db_error(db, "read template versions");
+		goto done;
+	}
+	max = (long)sqlite3_column_int64(st, 0);
+	if (sqlite3_column_type(st, 1) != SQLITE_NULL) {
+		same = 1;
+		cur = (long)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (same) {
+		*version = cur;
+		goto done;
+	}
+	if ((err = pf_db_prepare(db, &st, "INSERT INTO templates (name, "
+	    "version, body, sha256, source, forced, created_at) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?)")) != NULL)
+		goto done;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, max + 1);
+	sqlite3_bind_blob(st, 3, body, (int)len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, sha, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 6, forced);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)time(NULL));
+	if ((err = pf_db_step_done(db, st, "store template")) != NULL)
+		goto done;
+	*version = max + 1;
+	*added = 1;
+done:
+	sqlite3_finalize(st);
+	if (err == NULL)
+		err = pf_db_commit(db);
+	if (err != NULL)
+		pf_db_rollback(db);
+	return err;
+}
+
+struct pf_error *
+pf_store_template_list(struct pf_db *db, struct pf_error *(*fn)(void *,
+    const struct pf_tmpl_rec *, long), void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+	int rc;
+
+	if ((err = pf_db_prepare(db, &st, "SELECT t.id, t.name, t.version, "
+	    "t.sha256, t.created_at, t.forced, length(t.body), (SELECT "
+	    "count(*) FROM templates u WHERE u.name = t.name) FROM templates "
+	    "t WHERE t.removed_at IS NULL AND t.version = (SELECT "
+	    "max(version) FROM templates v WHERE v.name = t.name AND "
+	    "v.removed_at IS NULL) ORDER BY t.name")) != NULL)
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct pf_tmpl_rec r;
+
+		memset(&r, 0, sizeof(r));
+		r.id = sqlite3_column_int64(st, 0);
+		r.name = (char *)sqlite3_column_text(st, 1);
+		r.version = (long)sqlite3_column_int64(st, 2);
+		snprintf(r.sha256, sizeof(r.sha256), "%s",
+		    (const char *)sqlite3_column_text(st, 3));
+		r.created_at = (time_t)sqlite3_column_int64(st, 4);
+		r.forced = sqlite3_column_int(st, 5);
+		r.len = (size_t)sqlite3_column_int64(st, 6);
+		if ((err = fn(arg, &r, (long)sqlite3_column_int64(st, 7))) !=
+		    NULL)
+			break;
+	}
+	if (err == NULL && rc != SQLITE_DONE)
+		err = pf_db_error(db, "list templates");
+	sqlite3_finalize(st);
+	return err;
+}
+
+struct pf_error *
+pf_store_template_remove(struct pf_db *db, const char *name)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+
+	if ((err = pf_db_prepare(db, &st, "UPDATE templates SET removed_at = "
+	    "?2 WHERE name = ?1 AND removed_at IS NULL")) != NULL)
+		return err;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+	err = pf_db_step_done(db, st, "remove template");
+	if (err == NULL && sqlite3_changes(db->h) == 0)
+		err = pf_error_fmt(PF_EX_DATAERR, "template \"%s\" not found",
+		    name);
+	sqlite3_finalize(st);
+	return err;
+}
+
+void
+pf_run_rec_clear(struct pf_run_rec *r)
+{
+	free(r->csv_path);
+	free(r->out_dir);
+	free(r->signer_sha256);
+	free(r->signer_subject);
+	free(r->error);
+	memset(r, 0, sizeof(*r));
+}
+
+struct pf_error *
+pf_store_run_begin(struct pf_db *db, struct pf_run_rec *r)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+
+	if ((err = pf_db_prepare(db, &st, "INSERT INTO runs (name, kind, "
+	    "status, pid, started_at, csv_path, out_dir, signer_sha256, "
+	    "signer_subject) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?)")) !=
+	    NULL)
+		return err;
+	sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)getpid());
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)r->started_at);
+	sqlite3_bind_text(st, 5, r->csv_path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, r->out_dir, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, r->signer_sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, r->signer_subject, -1, SQLITE_STATIC);
+	if ((err = pf_db_step_done(db, st, "record run")) == NULL) {
+		r->id = sqlite3_last_insert_rowid(db->h);
+		snprintf(r->status, sizeof(r->status), "running");
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+struct pf_error *
+pf_store_run_finish(struct pf_db *db, const struct pf_run_rec *r)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+
+	if ((err = pf_db_prepare(db, &st, "UPDATE runs SET status = ?2, "
+	    "finished_at = ?3, duration_ms = ?4, n_rows = ?5, n_issued = ?6, "
+	    "n_reissued = ?7, n_unchanged = ?8, n_revoked = ?9, n_failed = "
+	    "?10, error = ?11 WHERE id = ?1")) != NULL)
+		return err;
+	sqlite3_bind_int64(st, 1, r->id);
+	sqlite3_bind_text(st, 2, r->status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)r->finished_at);
+	sqlite3_bind_int64(st, 4, r->duration_ms);
+	sqlite3_bind_int64(st, 5, r->n_rows);
+	sqlite3_bind_int64(st, 6, r->n_issued);
+	sqlite3_bind_int64(st, 7, r->n_reissued);
+	sqlite3_bind_int64(st, 8, r->n_unchanged);
+	sqlite3_bind_int64(st, 9, r->n_revoked);
+	sqlite3_bind_int64(st, 10, r->n_failed);
+	sqlite3_bind_text(st, 11, r->error, -1, SQLITE_STATIC);
+	err = pf_db_step_done(db, st, "record end of run");
+	sqlite3_finalize(st);
+	return err;
+}
+
+struct pf_error *
+pf_store_run_exists(struct pf_db *db, const char *name, int *exists)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+	int rc;
+
+	if ((err = pf_db_prepare(db, &st, "SELECT 1 FROM runs WHERE name = "
+	    "?")) != NULL)
+		return err;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		*exists = rc == SQLITE_ROW;
+	else
+		err = pf_db_error(db, "read runs");
+	sqlite3_finalize(st);
+	return err;
+}
+
+#define RUN_COLS "id, name, kind, status, started_at, finished_at, " \
+    "duration_ms, csv_path, out_dir, signer_sha256, signer_subject, " \
+    "n_rows, n_issued, n_reissued, n_unchanged, n_revoked, n_failed, error"
+
+static struct pf_error *
+run_from_row(sqlite3_stmt *st, struct pf_run_rec *r)
+{
+	struct pf_error *err = NULL;
+
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(st, 0);
+	snprintf(r->name, sizeof(r->name), "%s",
+	    (const char *)sqlite3_column_text(st, 1));
+	snprintf(r->kind, sizeof(r->kind), "%s",
+	    (const char *)sqlite3_column_text(st, 2));
+	snprintf(r->status, sizeof(r->status), "%s",
+	    (const char *)sqlite3_column_text(st, 3));
+	r->started_at = (time_t)sqlite3_column_int64(st, 4);
+	r->finished_at = (time_t)sqlite3_column_int64(st, 5);
+	r->duration_ms = sqlite3_column_int64(st, 6);
+	r->csv_path = col_text(st, 7, &err);
+	r->out_dir = col_text(st, 8, &err);
+	r->signer_sha256 = col_text(st, 9, &err);
+	r->signer_subject = col_text(st, 10, &err);
+	r->n_rows = sqlite3_column_int64(st, 11);
+	r->n_issued = sqlite3_column_int64(st, 12);
+	r->n_reissued = sqlite3_column_int64(st, 13);
+	r->n_unchanged = sqlite3_column_int64(st, 14);
+	r->n_revoked = sqlite3_column_int64(st, 15);
+	r->n_failed = sqlite3_column_int64(st, 16);
+	r->error = col_text(st, 17, &err);
+	if (err != NULL)
+		pf_run_rec_clear(r);
+	return err;
+}
+
+struct pf_error *
+pf_store_run_get(struct pf_db *db, const char *ident, struct pf_run_rec *out)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = pf_db_prepare(db, &st, "SELECT " RUN_COLS " FROM runs "
+	    "WHERE name = ?1 OR CAST(id AS TEXT) = ?1 OR (?1 = 'latest' AND "
+	    "id = (SELECT max(id) FROM runs WHERE status = 'done'))")) != NULL)
+		return err;
+	sqlite3_bind_text(st, 1, ident, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		err = run_from_row(st, out);
+	else if (rc == SQLITE_DONE)
+		err = pf_error_fmt(PF_EX_USAGE, "run \"%s\" not found", ident);
+	else
+		err = pf_db_error(db, "read run");
+	sqlite3_finalize(st);
+	return err;
+}
+
+static struct pf_error *
+run_iter(struct pf_db *db, const char *sql,
+    struct pf_error *(*fn)(void *, const struct pf_run_rec *), void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+	int rc;
+
+	if ((err = pf_db_prepare(db, &st, sql)) != NULL)
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct pf_run_rec r;
+
+		if ((err = run_from_row(st, &r)) != NULL)
+			break;
+		err = fn(arg, &r);
+		pf_run_rec_clear(&r);
+		if (err != NULL)
+			break;
+	}
+	if (err == NULL && rc != SQLITE_DONE)
+		err = pf_db_error(db, "read runs");
+	sqlite3_finalize(st);
+	return err;
+}
+
+struct pf_error *
+pf_store_run_list(struct pf_db *db,
+    struct pf_error *(*fn)(void *, const struct pf_run_rec *), void *arg)
+{
+	return run_iter(db, "SELECT " RUN_COLS " FROM runs ORDER BY id", fn,
+	    arg);
+}
+
+struct pf_error *
+pf_store_run_unfinished(struct pf_db *db,
+    struct pf_error *(*fn)(void *, const struct pf_run_rec *), void *arg)
+{
+	return run_iter(db, "SELECT " RUN_COLS " FROM runs WHERE status = "
+	    "'running' ORDER BY id", fn, arg);
+}
+
+struct pf_error *
+pf_store_run_has_file(struct pf_db *db, long long run_id, const char *file,
+    int *has)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+	int rc;
+
+	if ((err = pf_db_prepare(db, &st, "SELECT 1 FROM profiles WHERE "
+	    "run_id = ? AND file = ?")) != NULL)
+		return err;
+	sqlite3_bind_int64(st, 1, run_id);
+	sqlite3_bind_text(st, 2, file, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		*has = rc == SQLITE_ROW;
+	else
+		err = pf_db_error(db, "read profiles");
+	sqlite3_finalize(st);
+	return err;
+}
+
+enum { W_USER, W_PROFILE, W_CHALLENGE, W_SUPERSEDE_C, W_SUPERSEDE_P,
+    W_BINDING, W_FAILURE, W_N };
+
+static const char *const writer_sql[W_N] = {
+	[W_USER] = "INSERT INTO users (key, attrs, attrs_sha256, first_run, "
+	    "last_run, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5, "
+	    "?5) ON CONFLICT (key) DO UPDATE SET attrs = excluded.attrs, "
+	    "attrs_sha256 = excluded.attrs_sha256, last_run = "
+	    "excluded.last_run, updated_at = excluded.updated_at RETURNING id",
+	[W_PROFILE] = "INSERT INTO profiles (run_id, user_id, template_id, "
+	    "status, file, sha256, bytes, payload_identifier, payload_uuid, "
+	    "attrs_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	    "?)",
+	[W_CHALLENGE] = "INSERT INTO challenges (digest, profile_id, "
+	    "user_id, template_id, issued_at, expires_at) VALUES (?, ?, ?, ?, "
+	    "?, ?)",
+	[W_SUPERSEDE_C] = "UPDATE challenges SET revoked_at = ?1, "
+	    "revoke_reason = 'superseded' WHERE user_id = ?2 AND revoked_at "
+	    "IS NULL AND template_id IN (SELECT id FROM templates WHERE name "
+	    "= (SELECT name FROM templates WHERE id = ?3))",
+	[W_SUPERSEDE_P] = "UPDATE profiles SET superseded_at = ?1 WHERE "
+	    "user_id = ?2 AND superseded_at IS NULL AND template_id IN "
+	    "(SELECT id FROM templates WHERE name = (SELECT name FROM "
+	    "templates WHERE id = ?3))",
+	[W_BINDING] = "INSERT INTO bindings (profile_id, kind, name, value) "
+	    "VALUES (?, ?, ?, ?)",
+	[W_FAILURE] = "INSERT INTO failures (run_id, line, user_key, "
+	    "template, error) VALUES (?, ?, ?, ?, ?)",
+};
+
+struct pf_store_writer {
+	struct pf_db *db;		/* borrowed */
+	sqlite3_stmt *st[W_N];		/* owned */
+};
+
+struct pf_error *
+pf_store_writer_new(struct pf_store_writer **out, struct pf_db *db)
+{
+	struct pf_store_writer *w;
+	struct pf_error *err;
+	int i;
+
+	*out = NULL;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return pf_error_nomem();
+	w->db = db;
+	for (i = 0; i < W_N; i++) {
+		if ((err = pf_db_prepare(db, &w->st[i], writer_sql[i])) !=
+		    NULL) {
+			pf_store_writer_free(w);
+			return err;
+		}
+	}
+	*out = w;
+	return NULL;
+}
+
+void
+pf_store_writer_free(struct pf_store_writer *w)
+{
+	int i;
+
+	if (w == NULL)
+		return;
+	for (i = 0; i < W_N; i++)
+		sqlite3_finalize(w->st[i]);
+	free(w);
+}
+
+struct pf_error *
+pf_store_issue(struct pf_store_writer *w, const struct pf_issue *is,
+    long long *challenge_id, int *reissued)
+{
+	struct pf_error *err;
+	sqlite3_stmt *st;
+	long long user_id, profile_id;
+	size_t i;
+
+	*challenge_id = 0;
+	*reissued = 0;
+	st = w->st[W_USER];
+	sqlite3_bind_text(st, 1, is->user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, is->attrs, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, is->attrs_sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, is->run_id);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)is->now);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		err = pf_db_error(w->db, "record user");
+		sqlite3_reset(st);
+		return err;
+	}
+	user_id = sqlite3_column_int64(st, 0);
+	if ((err = pf_db_step_done(w->db, st, "record user")) != NULL)
+		return err;
+
+	for (i = W_SUPERSEDE_C; i <= W_SUPERSEDE_P; i++) {
+		st = w->st[i];
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)is->now);
+		sqlite3_bind_int64(st, 2, user_id);
+		sqlite3_bind_int64(st, 3, is->template_id);
+		if ((err = pf_db_step_done(w->db, st, "supersede")) != NULL)
+			return err;
+	}
+	*reissued = sqlite3_changes(w->db->h) > 0;
+
+	st = w->st[W_PROFILE];
+	sqlite3_bind_int64(st, 1, is->run_id);
+	sqlite3_bind_int64(st, 2, user_id);
+	sqlite3_bind_int64(st, 3, is->template_id);
+	sqlite3_bind_text(st, 4, *reissued ? "reissued" : "issued", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, is->file, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, is->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, is->bytes);
+	sqlite3_bind_text(st, 8, is->payload_identifier, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, is->payload_uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 10, is->attrs_sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 11, (sqlite3_int64)is->now);
+	if ((err = pf_db_step_done(w->db, st, "record profile")) != NULL)
+		return err;
+	profile_id = sqlite3_last_insert_rowid(w->db->h);
+
+	if (is->digest != NULL) {
+		st = w->st[W_CHALLENGE];
+		sqlite3_bind_blob(st, 1, is->digest, PF_SHA256_LEN,
+		    SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, profile_id);
+		sqlite3_bind_int64(st, 3, user_id);
+		sqlite3_bind_int64(st, 4, is->template_id);
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)is->now);
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)is->expires);
+		if ((err = pf_db_step_done(w->db, st, "record challenge")) !=
+		    NULL)
+			return err;
+		*challenge_id = sqlite3_last_insert_rowid(w->db->h);
+	}
+	st = w->st[W_BINDING];
+	for (i = 0; i < is->nbindings; i++) {
+		sqlite3_bind_int64(st, 1, profile_id);
+		sqlite3_bind_text(st, 2, is->bindings[i].kind, -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, is->bindings[i].name, -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, is->bindings[i].value, -1,
+		    SQLITE_STATIC);
+		if ((err = pf_db_step_done(w->db, st, "record binding")) !=
+		    NULL)
+			return err;
+	}
+	return NULL;
+}
+
+struct pf_error *
+pf_store_failure(struct pf_store_writer *w, long long run_id, long line,
+    const char *user, const char *tmpl, const char *error)
+{
+	sqlite3_stmt *st = w->st[W_FAILURE];
+
+	sqlite3_bind_int64(st, 1, run_id);
+	sqlite3_bind_int64(st, 2, line);
+	sqlite3_bind_text(st, 3, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, tmpl, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, error, -1, SQLITE_STATIC);
+	return pf_db_step_done(w->db, st, "record failure");
+}

@@ -1,0 +1,123 @@
+/*
+ * store: the SQL for templates, runs, users, profiles, challenges and
+ * failures.  Every statement binds its parameters; nothing is spliced in.
+ */
+#ifndef PF_STORE_H
+#define PF_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "db.h"
+#include "error.h"
+#include "profile.h"
+
+/* One stored template version. */
+struct pf_tmpl_rec {
+	long long id;
+	char *name;		/* malloc'd */
+	long version;
+	char *body;		/* malloc'd, NUL-terminated */
+	size_t len;
+	char sha256[65];
+	time_t created_at;
+	int forced;
+	int removed;
+};
+void pf_tmpl_rec_clear(struct pf_tmpl_rec *r);
+
+/* Store body as the next version of name (1 for a new name).  When body is
+ * the same as the newest active version, nothing is stored and *added is
+ * 0.  *version gets the version now current. */
+struct pf_error *pf_store_template_add(struct pf_db *db, const char *name,
+    const char *body, size_t len, const char *source, int forced,
+    long *version, int *added);
+/* Newest active version of name (version 0), or that version.  Unknown or
+ * removed: PF_EX_DATAERR "template \"name\" not found". */
+struct pf_error *pf_store_template_get(struct pf_db *db, const char *name,
+    long version, struct pf_tmpl_rec *out);
+/* Calls fn for the newest active version of every template, by name. */
+struct pf_error *pf_store_template_list(struct pf_db *db,
+    struct pf_error *(*fn)(void *arg, const struct pf_tmpl_rec *r,
+    long nversions), void *arg);
+/* Mark every version of name removed. */
+struct pf_error *pf_store_template_remove(struct pf_db *db, const char *name);
+
+/* Runs. */
+struct pf_run_rec {
+	long long id;
+	char name[64];
+	char kind[16];
+	char status[16];
+	time_t started_at, finished_at;
+	long long duration_ms;
+	char *csv_path;		/* malloc'd or NULL */
+	char *out_dir;		/* malloc'd */
+	char *signer_sha256;	/* malloc'd or NULL */
+	char *signer_subject;	/* malloc'd or NULL */
+	long long n_rows, n_issued, n_reissued, n_unchanged, n_revoked,
+	    n_failed;
+	char *error;		/* malloc'd or NULL */
+};
+void pf_run_rec_clear(struct pf_run_rec *r);
+
+/* Insert a run in state "running" and commit it.  name must be unique. */
+struct pf_error *pf_store_run_begin(struct pf_db *db, struct pf_run_rec *r);
+/* Record the end of a run (status, counts, duration, error). */
+struct pf_error *pf_store_run_finish(struct pf_db *db,
+    const struct pf_run_rec *r);
+/* 1 if a run with this name exists. */
+struct pf_error *pf_store_run_exists(struct pf_db *db, const char *name,
+    int *exists);
+/* A run by name or by numeric id. */
+struct pf_error *pf_store_run_get(struct pf_db *db, const char *ident,
+    struct pf_run_rec *out);
+/* Calls fn for every run, oldest first. */
+struct pf_error *pf_store_run_list(struct pf_db *db,
+    struct pf_error *(*fn)(void *arg, const struct pf_run_rec *r), void *arg);
+/* Runs left in state "running" (by a crashed process): calls fn for each. */
+struct pf_error *pf_store_run_unfinished(struct pf_db *db,
+    struct pf_error *(*fn)(void *arg, const struct pf_run_rec *r), void *arg);
+/* 1 if the run recorded a profile under file. */
+struct pf_error *pf_store_run_has_file(struct pf_db *db, long long run_id,
+    const char *file, int *has);
+
+/*
+ * The writer's prepared statements, used by the one thread that records a
+ * run's results.
+ */
+struct pf_store_writer;
+
+struct pf_issue {
+	long long run_id;
+	const char *user;		/* key */
+	const char *attrs;		/* JSON object */
+	const char *attrs_sha256;
+	long long template_id;
+	const char *file;
+	const char *sha256;
+	long long bytes;
+	const char *payload_identifier;
+	const char *payload_uuid;
+	const uint8_t *digest;		/* challenge digest, 32 bytes, or NULL */
+	time_t now, expires;
+	const struct pf_binding *bindings;
+	size_t nbindings;
+};
+
+struct pf_error *pf_store_writer_new(struct pf_store_writer **out,
+    struct pf_db *db);
+void pf_store_writer_free(struct pf_store_writer *w);
+/* Record one profile: user upserted, older profiles and challenges of the
+ * same user and template name superseded, profile and challenge inserted.
+ * *challenge_id gets the new challenge's id (0 without digest); *reissued
+ * is 1 when an older profile was superseded.  Call inside a transaction. */
+struct pf_error *pf_store_issue(struct pf_store_writer *w,
+    const struct pf_issue *is, long long *challenge_id, int *reissued);
+/* Record a row that produced no profile. */
+struct pf_error *pf_store_failure(struct pf_store_writer *w,
+    long long run_id, long line, const char *user, const char *tmpl,
+    const char *error);
+
+#endif
