@@ -1,0 +1,82 @@
+# run: a batch of awkward users through the example templates, checked
+# with openssl, plistlib and sqlite3; bad input gives the right status.
+. "$(dirname "$0")/lib.sh"
+
+pki "$T/pki" rsa
+expect_status 0 "init creates the database" "$PF" init
+check "database is mode 0600" [ "$(stat -c %a "$T/pf.db")" = 600 ]
+expect_status 0 "init is idempotent" "$PF" init
+for t in scep wifi-eaptls vpn-ikev2; do
+	expect_status 0 "template add $t" "$PF" template add "${t%%-*}" \
+	    "$TOP/templates/$t.plist"
+done
+
+cat "$TOP/scripts/sample-users.csv" > users.csv
+printf '%s\r\n' '"eve@example.com","Eve ""<script>"" O'"'"'Neil, & Sons",Sec,scep' \
+    '=cmd@example.com,"Formula =1+1",X,scep' >> users.csv
+expect_status 0 "run over awkward users" "$PF" run --csv users.csv \
+    --out out $(signer_args "$T/pki") --jobs 2
+run=$(readlink out/latest)
+check "latest points at the run" [ -d "out/$run" ]
+python3 "$TOP/tests/e2e/check_run.py" "out/$run" users.csv "$T/pki/root.pem" \
+    "$T/pf.db" || FAILED=1
+check "profiles recorded in the database" \
+    [ "$(sqlite3 "$T/pf.db" 'SELECT count(*) FROM profiles')" = \
+      "$(ls out/"$run"/*.mobileconfig | wc -l)" ]
+check "challenges stored as 32-byte digests" \
+    [ "$(sqlite3 "$T/pf.db" 'SELECT count(*) FROM challenges WHERE length(digest) = 32')" = \
+      "$(sqlite3 "$T/pf.db" 'SELECT count(*) FROM challenges')" ]
+check "formula cells neutralised in manifest.csv" \
+    grep -q "'=cmd@example.com" "out/$run/manifest.csv"
+check "runs lists the run" sh -c "'$PF' runs | grep -q '$run'"
+
+# Bad input: exact statuses, messages naming the file, nothing written.
+printf '<plist><dict><key>x</key>\n' > broken.plist
+expect_status 65 "template that does not parse" "$PF" template add broken broken.plist
+err_has "parse error names the file" "broken.plist"
+sed 's|<integer>2048</integer>|<string>2048</string>|' "$TOP/templates/scep.plist" > badtype.plist
+expect_status 65 "SCEP Keysize of the wrong type" "$PF" template add badtype badtype.plist
+err_has "type error names the key path" "Keysize"
+
+printf 'mail,name,template\r\nx@example.com,X,scep\r\n' > nokey.csv
+expect_status 65 "CSV without the key column" "$PF" run --csv nokey.csv \
+    --out bad1 $(signer_args "$T/pki")
+err_has "missing key column names the file and line" "nokey.csv:1:"
+check "nothing written without the key column" no_profiles bad1
+
+expect_status 78 "key does not match the certificate" "$PF" run --csv users.csv \
+    --out bad2 --signer-cert "$T/pki/signer.pem" --signer-key "$T/pki/other.key" \
+    --chain "$T/pki/chain.pem"
+err_has "mismatch names the key file" "other.key"
+check "nothing written on key mismatch" no_profiles bad2
+
+expect_status 78 "expired signer" "$PF" run --csv users.csv --out bad3 \
+    --signer-cert "$T/pki/signer-expired.pem" \
+    --signer-key "$T/pki/signer-expired.key" --chain "$T/pki/chain.pem"
+err_has "expiry names the certificate" "signer-expired.pem"
+check "nothing written with an expired signer" no_profiles bad3
+
+expect_status 66 "missing CSV" "$PF" run --csv nope.csv --out bad4 \
+    $(signer_args "$T/pki")
+expect_status 64 "passphrase on the command line is refused" "$PF" run \
+    --csv users.csv --out bad5 $(signer_args "$T/pki") --key-pass hunter2
+
+printf 'email,name,template\r\nok@example.com,Ok,scep\r\n,Empty,scep\r\nok@example.com,Dup,scep\r\nz@example.com,Z,nosuch\r\n' > rows.csv
+expect_status 65 "strict run with bad rows" "$PF" run --csv rows.csv \
+    --out bad6 --strict $(signer_args "$T/pki")
+err_has "strict names file and line" "rows.csv:3:"
+check "strict writes nothing" no_profiles bad6
+expect_status 1 "bad rows are skipped and the run ends with status 1" \
+    "$PF" run --csv rows.csv --out rows $(signer_args "$T/pki")
+check "failed rows are in the manifest" \
+    [ "$(grep -c ',failed,' rows/latest/manifest.csv)" = 3 ]
+check "the good row was issued" \
+    [ "$(ls rows/latest/*.mobileconfig | wc -l)" = 1 ]
+
+expect_status 0 "encrypted key with --key-pass env:" env PFPASS=demo-pass \
+    "$PF" run --csv users.csv --out enc --signer-cert "$T/pki/signer.pem" \
+    --signer-key "$T/pki/signer-enc.key" --chain "$T/pki/chain.pem" \
+    --key-pass env:PFPASS
+check "second run reissues and supersedes" \
+    [ "$(sqlite3 "$T/pf.db" "SELECT count(*) FROM challenges WHERE revoke_reason = 'superseded'")" -gt 0 ]
+finish
