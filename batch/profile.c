@@ -1,0 +1,467 @@
+/*
+ * profile: fill a compiled template (template_impl.h) for one user.
+ *
+ * The fill walks the compiled tree once and builds a new libplist tree:
+ * subtrees without placeholders are copied with plist_copy(), strings
+ * with placeholders are concatenated from their segments, {{int:}} and
+ * {{bool:}} become integer and boolean nodes.  libplist serialises the
+ * result, so user values are always data, never markup.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <plist/plist.h>
+
+#include "error.h"
+#include "profile.h"
+#include "template.h"
+#include "template_impl.h"
+#include "util.h"
+
+#define UUID_LEN	36
+
+struct fill {
+	const struct pf_template *t;
+	const struct pf_profile_vars *v;
+	const char **colval;	/* value of each template column (in v) */
+	char *uuids;		/* nlabels UUIDs, UUID_LEN + 1 each */
+	struct pf_buf scratch;	/* string being assembled; may hold the
+				 * challenge, wiped at the end */
+	plist_t *secret;	/* nodes holding the challenge (in the tree) */
+	size_t nsecret;
+	struct pf_binding *bind;	/* p->bindings being filled */
+	size_t nbind;
+	int has_cr;		/* a filled value holds a CR */
+};
+
+/*
+ * Why s cannot go into an XML plist, or NULL: XML 1.0 has no way to write
+ * most C0 control characters, U+FFFE or U+FFFF.  Sets *cr if s holds a CR.
+ */
+static const char *
+value_problem(const char *s, int *cr)
+{
+	const unsigned char *p;
+	size_t n = strlen(s);
+
+	if (!pf_utf8_valid(s, n))
+		return "invalid UTF-8";
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p < 0x20 && *p != '\t' && *p != '\n') {
+			if (*p != '\r')
+				return "control character";
+			*cr = 1;
+		}
+		if (p[0] == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf))
+			return "U+FFFE or U+FFFF";
+	}
+	return NULL;
+}
+
+static struct pf_error *
+map_columns(struct fill *f)
+{
+	const struct pf_template *t = f->t;
+	const struct pf_profile_vars *v = f->v;
+	const char *why;
+	size_t i, j;
+
+	for (i = 0; i < t->ncolumns; i++) {
+		for (j = 0; j < v->ncols; j++)
+			if (strcmp(v->names[j], t->columns[i]) == 0)
+				break;
+		if (j == v->ncols)
+			return pf_error_fmt(PF_EX_DATAERR,
+			    "column \"%s\" not in the CSV", t->columns[i]);
+		if (v->values[j] == NULL)
+			return pf_error_fmt(PF_EX_SOFTWARE,
+			    "column \"%s\": no value", t->columns[i]);
+		if ((why = value_problem(v->values[j], &f->has_cr)) != NULL)
+			return pf_error_fmt(PF_EX_DATAERR, "column \"%s\": %s",
+			    t->columns[i], why);
+		f->colval[i] = v->values[j];
+	}
+	return NULL;
+}
+
+/* A fresh RFC 4122 version 4 UUID for every label, uppercase. */
+static struct pf_error *
+make_uuids(struct fill *f)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char *raw;
+	size_t i, k;
+	char *u;
+
+	if (f->t->nlabels == 0)
+		return NULL;
+	/* one call: the RNG's per-call overhead dominates for 16 bytes */
+	if ((raw = malloc(16 * f->t->nlabels)) == NULL)
+		return pf_error_nomem();
+	if (RAND_bytes(raw, (int)(16 * f->t->nlabels)) != 1) {
+		free(raw);
+		return pf_error_ssl(PF_EX_SOFTWARE, "RAND_bytes");
+	}
+	for (i = 0; i < f->t->nlabels; i++, raw += 16) {
+		raw[6] = (raw[6] & 0x0f) | 0x40;
+		raw[8] = (raw[8] & 0x3f) | 0x80;
+		u = f->uuids + i * (UUID_LEN + 1);
+		for (k = 0; k < 16; k++) {
+			if (k == 4 || k == 6 || k == 8 || k == 10)
+				*u++ = '-';
+			*u++ = hex[raw[k] >> 4];
+			*u++ = hex[raw[k] & 0xf];
+		}
+		*u = '\0';
+	}
+	free(raw - 16 * f->t->nlabels);
+	return NULL;
+}
+
+static const char *
+special(const struct fill *f, enum pf_seg_kind kind, const char **what)
+{
+	switch (kind) {
+	case PF_SEG_CHALLENGE:
+		*what = "challenge";
+		return f->v->challenge;
+	case PF_SEG_USER:
+		*what = "user";
+		return f->v->user;
+	case PF_SEG_TEMPLATE:
+		*what = "template";
+		return f->v->template_name;
+	default:
+		*what = "run";
+		return f->v->run;
+	}
+}
+
+static struct pf_error *
+fill_string(struct fill *f, const struct pf_tnode *n, plist_t *out)
+{
+	struct pf_error *err;
+	const struct pf_seg *sg;
+	const char *s, *what;
+	size_t i;
+
+	pf_buf_reset(&f->scratch);
+	for (i = 0; i < n->nsegs; i++) {
+		sg = &n->segs[i];
+		switch (sg->kind) {
+		case PF_SEG_LIT:
+			err = pf_buf_add(&f->scratch, sg->lit, sg->len);
+			break;
+		case PF_SEG_COL:
+			err = pf_buf_addstr(&f->scratch, f->colval[sg->idx]);
+			break;
+		case PF_SEG_UUID:
+			err = pf_buf_add(&f->scratch,
+			    f->uuids + sg->idx * (UUID_LEN + 1), UUID_LEN);
+			break;
+		default:
+			if ((s = special(f, sg->kind, &what)) == NULL)
+				return pf_error_fmt(PF_EX_SOFTWARE,
+				    "{{%s}} used but no %s given", what, what);
+			err = pf_buf_addstr(&f->scratch, s);
+			break;
+		}
+		if (err != NULL)
+			return err;
+	}
+	s = f->scratch.data != NULL ? f->scratch.data : "";
+	if (n->allowed_strs != NULL) {
+		for (i = 0; n->allowed_strs[i] != NULL; i++)
+			if (strcmp(n->allowed_strs[i], s) == 0)
+				break;
+		if (n->allowed_strs[i] == NULL)
+			return pf_error_fmt(PF_EX_DATAERR, "%s: \"%.60s\" is "
+			    "not an allowed value", n->path, s);
+	}
+	if ((*out = plist_new_string(s)) == NULL)
+		return pf_error_nomem();
+	if (n->challenge)
+		f->secret[f->nsecret++] = *out;
+	if (n->bind != PF_BIND_NONE) {
+		struct pf_binding *b = &f->bind[f->nbind];
+
+		b->kind = strdup(n->bind == PF_BIND_SUBJECT ? "subject" :
+		    "san");
+		b->name = strdup(n->bind_name);
+		b->value = strdup(s);
+		f->nbind++;
+		if (b->kind == NULL || b->name == NULL || b->value == NULL)
+			return pf_error_nomem();
+	}
+	return NULL;
+}
+
+static struct pf_error *
+fill_int(struct fill *f, const struct pf_tnode *n, plist_t *out)
+{
+	const char *col = f->t->columns[n->col], *s = f->colval[n->col];
+	const char *p = s;
+	unsigned long long mag = 0, lim;
+	long long v;
+	size_t i;
+	int neg = 0;
+
+	if (*p == '-' || *p == '+')
+		neg = *p++ == '-';
+	lim = neg ? (unsigned long long)INT64_MAX + 1 : INT64_MAX;
+	if (*p == '\0')
+		goto bad;
+	for (; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9' ||
+		    mag > (lim - (unsigned long long)(*p - '0')) / 10)
+			goto bad;
+		mag = mag * 10 + (unsigned long long)(*p - '0');
+	}
+	v = neg ? (long long)(0 - mag) : (long long)mag;
+	if (n->nallowed_ints > 0) {
+		for (i = 0; i < n->nallowed_ints; i++)
+			if (n->allowed_ints[i] == v)
+				break;
+		if (i == n->nallowed_ints)
+			return pf_error_fmt(PF_EX_DATAERR, "column \"%s\": %lld "
+			    "is not an allowed value for %s", col, v, n->path);
+	}
+	/* libplist 2.2 has no signed node; it writes a negative value
+	 * stored this way as a negative number */
+	if ((*out = plist_new_uint((uint64_t)v)) == NULL)
+		return pf_error_nomem();
+	return NULL;
+bad:
+	return pf_error_fmt(PF_EX_DATAERR, "column \"%s\": \"%.40s\" is not "
+	    "an integer", col, s);
+}
+
+static struct pf_error *
+fill_bool(struct fill *f, const struct pf_tnode *n, plist_t *out)
+{
+	static const char *const yes[] = { "true", "yes", "1" };
+	static const char *const no[] = { "false", "no", "0" };
+	const char *s = f->colval[n->col];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			*out = plist_new_bool(1);
+		else if (strcasecmp(s, no[i]) == 0)
+			*out = plist_new_bool(0);
+		else
+			continue;
+		return *out != NULL ? NULL : pf_error_nomem();
+	}
+	return pf_error_fmt(PF_EX_DATAERR, "column \"%s\": \"%.40s\" is not "
+	    "a boolean (true/false, yes/no, 1/0)", f->t->columns[n->col], s);
+}
+
+static struct pf_error *
+fill_node(struct fill *f, const struct pf_tnode *n, plist_t *out)
+{
+	struct pf_error *err = NULL;
+	plist_t c = NULL, kid;
+	size_t i;
+
+	*out = NULL;
+	if (!n->dynamic) {
+		if ((*out = plist_copy(n->src)) == NULL)
+			return pf_error_nomem();
+		return NULL;
+	}
+	switch (n->kind) {
+	case PF_TN_DICT:
+	case PF_TN_ARRAY:
+		c = n->kind == PF_TN_DICT ? plist_new_dict() :
+		    plist_new_array();
+		if (c == NULL)
+			return pf_error_nomem();
+		for (i = 0; i < n->nkids; i++) {
+			if ((err = fill_node(f, &n->kids[i], &kid)) != NULL)
+				break;
+			if (n->kind == PF_TN_DICT)
+				plist_dict_set_item(c, n->keys[i], kid);
+			else
+				plist_array_append_item(c, kid);
+		}
+		if (err != NULL) {
+			plist_free(c);
+			return err;
+		}
+		*out = c;
+		return NULL;
+	case PF_TN_STR:
+		return fill_string(f, n, out);
+	case PF_TN_INT:
+		return fill_int(f, n, out);
+	case PF_TN_BOOL:
+		return fill_bool(f, n, out);
+	default:
+		if ((*out = plist_copy(n->src)) == NULL)
+			return pf_error_nomem();
+		return NULL;
+	}
+}
+
+/* Copy of the string value of root[key], or NULL. */
+static char *
+dup_string(plist_t root, const char *key)
+{
+	plist_t n = plist_dict_get_item(root, key);
+	const char *s;
+
+	if (n == NULL || plist_get_node_type(n) != PLIST_STRING ||
+	    (s = plist_get_string_ptr(n, NULL)) == NULL)
+		return NULL;
+	return pf_strdup(s);
+}
+
+/*
+ * XML parsers turn a raw CR into LF; write CRs from user data as "&#13;"
+ * so they come out as sent.  Replaces *xml (wiping the old copy).
+ */
+static struct pf_error *
+escape_cr(char **xml, size_t *len)
+{
+	size_t i, n = 0, k = 0;
+	char *out;
+
+	for (i = 0; i < *len; i++)
+		n += (*xml)[i] == '\r';
+	if (n == 0)
+		return NULL;
+	if ((out = malloc(*len + 4 * n + 1)) == NULL)
+		return pf_error_nomem();
+	for (i = 0; i < *len; i++) {
+		if ((*xml)[i] == '\r') {
+			memcpy(out + k, "&#13;", 5);
+			k += 5;
+		} else
+			out[k++] = (*xml)[i];
+	}
+	out[k] = '\0';
+	OPENSSL_cleanse(*xml, *len);
+	free(*xml);
+	*xml = out;
+	*len = k;
+	return NULL;
+}
+
+struct pf_error *
+pf_profile_build(const struct pf_template *t, const struct pf_profile_vars *v,
+    struct pf_profile *p)
+{
+	struct pf_error *err = NULL;
+	struct fill f;
+	plist_t root = NULL;
+	char *xml = NULL;
+	uint32_t xlen = 0;
+	const char *why, *extra[3];
+	size_t i, len = 0;
+
+	memset(p, 0, sizeof(*p));
+	memset(&f, 0, sizeof(f));
+	f.t = t;
+	f.v = v;
+	f.colval = calloc(t->ncolumns + 1, sizeof(*f.colval));
+	f.uuids = malloc(t->nlabels * (UUID_LEN + 1) + 1);
+	f.secret = calloc(t->nsecret + 1, sizeof(*f.secret));
+	if (f.colval == NULL || f.uuids == NULL || f.secret == NULL) {
+		err = pf_error_nomem();
+		goto done;
+	}
+	if (t->nbind > 0 &&
+	    (p->bindings = calloc(t->nbind, sizeof(*p->bindings))) == NULL) {
+		err = pf_error_nomem();
+		goto done;
+	}
+	f.bind = p->bindings;
+	if ((err = map_columns(&f)) != NULL)
+		goto done;
+	extra[0] = v->user;
+	extra[1] = v->template_name;
+	extra[2] = v->run;
+	for (i = 0; i < 3; i++) {
+		if (extra[i] != NULL &&
+		    (why = value_problem(extra[i], &f.has_cr)) != NULL) {
+			err = pf_error_fmt(PF_EX_DATAERR, "%s: %s",
+			    i == 0 ? "user" : i == 1 ? "template" : "run", why);
+			goto done;
+		}
+	}
+	if ((err = make_uuids(&f)) != NULL ||
+	    (err = fill_node(&f, &t->tree, &root)) != NULL)
+		goto done;
+
+	plist_to_xml(root, &xml, &xlen);
+	if (xml == NULL) {
+		err = pf_error_nomem();
+		goto done;
+	}
+	len = xlen;
+	if (f.has_cr && (err = escape_cr(&xml, &len)) != NULL)
+		goto done;
+	p->identifier = dup_string(root, "PayloadIdentifier");
+	p->uuid = dup_string(root, "PayloadUUID");
+	if (p->identifier == NULL || p->uuid == NULL) {
+		err = pf_error_nomem();
+		goto done;
+	}
+	p->xml = xml;
+	p->len = len;
+	xml = NULL;
+	p->nbindings = f.nbind;
+done:
+	/* the tree's copies of the challenge; libplist hands out a const
+	 * pointer to its own string memory, wiped here before it is freed */
+	for (i = 0; i < f.nsecret; i++) {
+		uint64_t n = 0;
+		const char *s = plist_get_string_ptr(f.secret[i], &n);
+
+		if (s != NULL)
+			OPENSSL_cleanse((void *)(uintptr_t)s, (size_t)n);
+	}
+	if (root != NULL)
+		plist_free(root);
+	if (xml != NULL) {
+		OPENSSL_cleanse(xml, len);
+		free(xml);
+	}
+	pf_buf_wipe(&f.scratch);
+	free(f.colval);
+	free(f.uuids);
+	free(f.secret);
+	if (err != NULL) {
+		p->nbindings = f.nbind;
+		pf_profile_clear(p);
+	}
+	return err;
+}
+
+void
+pf_profile_clear(struct pf_profile *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	if (p->xml != NULL) {
+		OPENSSL_cleanse(p->xml, p->len);
+		free(p->xml);
+	}
+	free(p->identifier);
+	free(p->uuid);
+	for (i = 0; i < p->nbindings; i++) {
+		free(p->bindings[i].kind);
+		free(p->bindings[i].name);
+		free(p->bindings[i].value);
+	}
+	free(p->bindings);
+	memset(p, 0, sizeof(*p));
+}
