@@ -1,0 +1,383 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/asn1.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+
+#include "challenge.h"
+#include "verify.h"
+
+static const char sql_challenge[] =
+    "SELECT id, profile_id, expires_at, used_at, used_key_sha256, "
+    "revoked_at, revoke_reason FROM challenges WHERE digest = ?1";
+static const char sql_bindings[] =
+    "SELECT kind, name, value FROM bindings WHERE profile_id = ?1 "
+    "ORDER BY rowid";
+static const char sql_use[] =
+    "UPDATE challenges SET used_at = ?2, used_key_sha256 = ?3 "
+    "WHERE id = ?1 AND used_at IS NULL";
+static const char sql_decision[] =
+    "INSERT INTO decisions (at, challenge_id, result, reason, key_sha256) "
+    "VALUES (?1, ?2, ?3, ?4, ?5)";
+
+static void
+refuse(struct pf_verdict *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+refuse(struct pf_verdict *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	v->approved = 0;
+	va_start(ap, fmt);
+	vsnprintf(v->reason, sizeof(v->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* The dotted OID of a Subject attribute type as a template writes it:
+ * "CN", "O", "emailAddress", "E", "2.5.4.5".  -1 when unknown. */
+static int
+subject_oid(const char *name, char oid[PF_CSR_OID_MAX])
+{
+	ASN1_OBJECT *obj;
+	int r;
+
+	if (strcmp(name, "E") == 0)
+		name = "emailAddress";
+	if ((obj = OBJ_txt2obj(name, 0)) == NULL) {
+		ERR_clear_error();
+		return -1;
+	}
+	r = OBJ_obj2txt(oid, PF_CSR_OID_MAX, obj, 1);
+	ASN1_OBJECT_free(obj);
+	return r > 0 && r < PF_CSR_OID_MAX ? 0 : -1;
+}
+
+static int
+subject_has(const struct pf_csr *csr, const char *oid, const void *val,
+    size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < csr->nrdns; i++)
+		if (strcmp(csr->rdns[i].oid, oid) == 0 &&
+		    csr->rdns[i].len == len &&
+		    memcmp(csr->rdns[i].value, val, len) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+san_has(const struct pf_csr *csr, int type, const void *val, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < csr->nsans; i++)
+		if ((int)csr->sans[i].type == type &&
+		    csr->sans[i].len == len &&
+		    memcmp(csr->sans[i].value, val, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Check the profile's bindings against the request; refuses v on the
+ * first one the request does not carry. */
+static struct pf_error *
+check_bindings(struct pf_db *db, long long profile_id,
+    const struct pf_csr *csr, struct pf_verdict *v)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+	char oid[PF_CSR_OID_MAX];
+	int rc;
+
+	if ((err = pf_db_prepare(db, &st, sql_bindings)) != NULL)
+		return err;
+	sqlite3_bind_int64(st, 1, profile_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *kind = (const char *)sqlite3_column_text(st, 0);
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		const void *val = sqlite3_column_blob(st, 2);
+		size_t len = (size_t)sqlite3_column_bytes(st, 2);
+		int type;
+
+		if (kind == NULL || name == NULL) {
+			refuse(v, "malformed binding");
+			break;
+		}
+		if (val == NULL)
+			val = "";
+		if (strcmp(kind, "subject") == 0) {
+			if (subject_oid(name, oid) == -1) {
+				refuse(v, "subject %s: unknown attribute type",
+				    name);
+				break;
+			}
+			if (!subject_has(csr, oid, val, len)) {
+				refuse(v, "subject %s does not match", name);
+				break;
+			}
+		} else if (strcmp(kind, "san") == 0) {
+			if ((type = pf_san_type_from_name(name)) == -1) {
+				refuse(v, "subjectAltName %s: unknown type",
+				    name);
+				break;
+			}
+			if (!san_has(csr, type, val, len)) {
+				refuse(v, "subjectAltName %s does not match",
+				    name);
+				break;
+			}
+		} else {
+			refuse(v, "binding of unknown kind \"%s\"", kind);
+			break;
+		}
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = pf_db_error(db, "read bindings");
+	sqlite3_finalize(st);
+	return err;
+}
+
+/* The decision itself; inside the transaction.  Consumes the challenge
+ * when it approves a first use. */
+static struct pf_error *
+decide(struct pf_db *db, const struct pf_csr *csr,
+    const struct pf_verify_opts *o, struct pf_verdict *v)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err = NULL;
+	uint8_t digest[PF_SHA256_LEN];
+	long long profile_id, expires_at, used_at = 0;
+	const char *used_key, *why;
+	int rc, used, revoked, retry = 0;
+
+	if (csr->challenge == NULL || csr->challenge_len == 0) {
+		refuse(v, "no challenge in request");
+		return NULL;
+	}
+	pf_challenge_digest((const char *)csr->challenge, csr->challenge_len,
+	    digest);
+	if ((err = pf_db_prepare(db, &st, sql_challenge)) != NULL)
+		goto done;
+	sqlite3_bind_blob(st, 1, digest, sizeof(digest), SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		refuse(v, "unknown challenge");
+		goto done;
+	}
+	if (rc != SQLITE_ROW) {
+		err = pf_db_error(db, "read challenge");
+		goto done;
+	}
+	v->challenge_id = sqlite3_column_int64(st, 0);
+	profile_id = sqlite3_column_int64(st, 1);
+	expires_at = sqlite3_column_int64(st, 2);
+	used = sqlite3_column_type(st, 3) != SQLITE_NULL;
+	if (used)
+		used_at = sqlite3_column_int64(st, 3);
+	used_key = (const char *)sqlite3_column_text(st, 4);
+	revoked = sqlite3_column_type(st, 5) != SQLITE_NULL;
+	why = (const char *)sqlite3_column_text(st, 6);
+
+	if (revoked) {
+		if (why != NULL && strcmp(why, "superseded") == 0)
+			refuse(v, "challenge superseded");
+		else if (why != NULL && strcmp(why, "pruned") == 0)
+			refuse(v, "challenge pruned");
+		else
+			refuse(v, "challenge revoked");
+		goto done;
+	}
+	if ((long long)o->now >= expires_at) {
+		refuse(v, "challenge expired");
+		goto done;
+	}
+	if (used) {
+		if (used_key == NULL ||
+		    strcmp(used_key, csr->key_sha256) != 0) {
+			refuse(v, "challenge already used");
+			goto done;
+		}
+		if ((long long)o->now - used_at > o->grace ||
+		    (long long)o->now < used_at) {
+			refuse(v, "challenge already used (grace period over)");
+			goto done;
+		}
+		retry = 1;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+
+	v->approved = 1;
+	if ((err = check_bindings(db, profile_id, csr, v)) != NULL ||
+	    !v->approved)
+		goto done;
+	if (retry) {
+		snprintf(v->reason, sizeof(v->reason), "retry by the same key "
+		    "within the grace period");
+		goto done;
+	}
+	if ((err = pf_db_prepare(db, &st, sql_use)) != NULL)
+		goto done;
+	sqlite3_bind_int64(st, 1, v->challenge_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)o->now);
+	sqlite3_bind_text(st, 3, csr->key_sha256, -1, SQLITE_STATIC);
+	if ((err = pf_db_step_done(db, st, "use challenge")) != NULL)
+		goto done;
+	if (sqlite3_changes(db->h) != 1) {
+		/* Cannot happen under BEGIN IMMEDIATE; refuse if it does. */
+		refuse(v, "challenge already used");
+		goto done;
+	}
+	snprintf(v->reason, sizeof(v->reason), "challenge accepted");
+done:
+	if (err != NULL)
+		v->approved = 0;
+	sqlite3_finalize(st);
+	OPENSSL_cleanse(digest, sizeof(digest));
+	return err;
+}
+
+static struct pf_error *
+record(struct pf_db *db, const struct pf_verify_opts *o,
+    struct pf_verdict *v)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+
+	if ((err = pf_db_prepare(db, &st, sql_decision)) != NULL)
+		return err;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)o->now);
+	if (v->challenge_id > 0)
+		sqlite3_bind_int64(st, 2, v->challenge_id);
+	sqlite3_bind_text(st, 3, v->approved ? "approved" : "refused", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, v->reason, -1, SQLITE_STATIC);
+	if (v->key_sha256[0] != '\0')
+		sqlite3_bind_text(st, 5, v->key_sha256, -1, SQLITE_STATIC);
+	if ((err = pf_db_step_done(db, st, "record decision")) == NULL)
+		v->decision_id = sqlite3_last_insert_rowid(db->h);
+	sqlite3_finalize(st);
+	return err;
+}
+
+/* Decide (csr != NULL) or record the refusal already in *v, in one
+ * transaction. */
+static struct pf_error *
+run(struct pf_db *db, const struct pf_csr *csr,
+    const struct pf_verify_opts *o, struct pf_verdict *v)
+{
+	struct pf_error *err;
+
+	if ((err = pf_db_begin(db)) != NULL)
+		return err;
+	if ((csr == NULL || (err = decide(db, csr, o, v)) == NULL) &&
+	    (err = record(db, o, v)) == NULL)
+		err = pf_db_commit(db);
+	if (err != NULL) {
+		pf_db_rollback(db);
+		v->approved = 0;
+		v->decision_id = 0;
+	}
+	return err;
+}
+
+struct pf_error *
+pf_verify_csr(struct pf_db *db, const struct pf_csr *csr,
+    const struct pf_verify_opts *o, struct pf_verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	memcpy(v->key_sha256, csr->key_sha256, sizeof(v->key_sha256));
+	return run(db, csr, o, v);
+}
+
+struct pf_error *
+pf_verify_request(struct pf_db *db, const uint8_t *p, size_t len,
+    const struct pf_verify_opts *o, struct pf_verdict *v)
+{
+	struct pf_csr *csr = NULL;
+	struct pf_error *err;
+
+	memset(v, 0, sizeof(*v));
+	if ((err = pf_csr_parse(p, len, &csr)) != NULL) {
+		if (err->code != PF_EX_DATAERR)
+			return err;
+		refuse(v, "%s", err->msg);
+		pf_error_free(err);
+		return run(db, NULL, o, v);
+	}
+	err = pf_verify_csr(db, csr, o, v);
+	pf_csr_free(csr);
+	return err;
+}
+
+struct pf_error *
+pf_revoke_user(struct pf_db *db, const char *user, const char *template_name,
+    time_t now, long long *count)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err = NULL;
+	long long user_id = 0;
+	int rc;
+
+	*count = 0;
+	if ((err = pf_db_begin(db)) != NULL)
+		return err;
+	if ((err = pf_db_prepare(db, &st, "SELECT id FROM users WHERE key = "
+	    "?1")) != NULL)
+		goto done;
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		user_id = sqlite3_column_int64(st, 0);
+	else if (rc == SQLITE_DONE)
+		err = pf_error_fmt(PF_EX_DATAERR, "user \"%s\" not found",
+		    user);
+	else
+		err = pf_db_error(db, "read users");
+	sqlite3_finalize(st);
+	st = NULL;
+	if (err != NULL)
+		goto done;
+
+	if (template_name != NULL) {
+		if ((err = pf_db_prepare(db, &st, "SELECT 1 FROM templates "
+		    "WHERE name = ?1 LIMIT 1")) != NULL)
+			goto done;
+		sqlite3_bind_text(st, 1, template_name, -1, SQLITE_STATIC);
+		if ((rc = sqlite3_step(st)) == SQLITE_DONE)
+			err = pf_error_fmt(PF_EX_DATAERR, "template \"%s\" not "
+			    "found", template_name);
+		else if (rc != SQLITE_ROW)
+			err = pf_db_error(db, "read templates");
+		sqlite3_finalize(st);
+		st = NULL;
+		if (err != NULL)
+			goto done;
+	}
+
+	if ((err = pf_db_prepare(db, &st, "UPDATE challenges SET "
+	    "revoked_at = ?1, revoke_reason = 'revoked' WHERE user_id = ?2 "
+	    "AND revoked_at IS NULL AND (?3 IS NULL OR template_id IN "
+	    "(SELECT id FROM templates WHERE name = ?3))")) != NULL)
+		goto done;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+	sqlite3_bind_int64(st, 2, user_id);
+	if (template_name != NULL)
+		sqlite3_bind_text(st, 3, template_name, -1, SQLITE_STATIC);
+	if ((err = pf_db_step_done(db, st, "revoke challenges")) != NULL)
+		goto done;
+	*count = sqlite3_changes(db->h);
+	err = pf_db_commit(db);
+done:
+	sqlite3_finalize(st);
+	if (err != NULL) {
+		pf_db_rollback(db);
+		*count = 0;
+	}
+	return err;
+}
