@@ -16,6 +16,10 @@
 
 #define PF_VERSION "0.1.0"
 
+/* Run under this name, the binary is "profactory verify-csr": micromdm/scep's
+ * scepserver -csrverifierexec runs its verifier with no arguments. */
+#define PF_VERIFIER_NAME "profactory-verify-csr"
+
 const struct pf_cmd pf_cmds[] = {
 	{ "init", cmd_init, "init",
 	    "create or migrate the database" },
@@ -35,6 +39,10 @@ const struct pf_cmd pf_cmds[] = {
 	    "make one signed profile per user and template" },
 	{ "runs", cmd_runs, "runs [--json]",
 	    "list past runs with their counts" },
+	{ "verify-csr", cmd_verify_csr, "verify-csr [--grace DURATION] < CSR",
+	    "approve (exit 0) or refuse (exit 1) a SCEP certificate request" },
+	{ "revoke", cmd_revoke, "revoke --user KEY [--template NAME]",
+	    "void a user's outstanding challenges" },
 	{ NULL, NULL, NULL, NULL }
 };
 
@@ -89,6 +97,7 @@ main(int argc, char **argv)
 	struct pf_cmdctx ctx;
 	const struct pf_cmd *c;
 	struct pf_error *err;
+	const char *base;
 	int ch, status;
 
 	umask(077);
@@ -97,6 +106,13 @@ main(int argc, char **argv)
 	ctx.dbpath = getenv("PROFACTORY_DB");
 	if (ctx.dbpath == NULL || ctx.dbpath[0] == '\0')
 		ctx.dbpath = "profactory.db";
+	if (argc > 0 && argv[0] != NULL) {
+		base = strrchr(argv[0], '/');
+		base = base != NULL ? base + 1 : argv[0];
+		if (strcmp(base, PF_VERIFIER_NAME) == 0 &&
+		    (c = find_cmd("verify-csr")) != NULL)
+			goto dispatch;
+	}
 
 	/* Global options stop at the command name. */
 	while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -140,6 +156,7 @@ main(int argc, char **argv)
 		usage_main(stderr);
 		return PF_EX_USAGE;
 	}
+dispatch:
 	if (pf_cmd_wants_help(argc, argv)) {
 		usage_cmd(stdout, c);
 		return 0;
