@@ -84,6 +84,7 @@ bench:
 install: $(BUILD)/profactory
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BUILD)/profactory $(DESTDIR)$(PREFIX)/bin/profactory
+	ln -sf profactory $(DESTDIR)$(PREFIX)/bin/profactory-verify-csr
 	install -m 0644 profactory.1 $(DESTDIR)$(PREFIX)/share/man/man1/profactory.1
 
 clean:
