@@ -53,6 +53,9 @@ enum vtype {
 	V_STRS,			/* a string or an array of strings */
 };
 
+/* Payloads in one profile; bounds the pairwise uniqueness checks. */
+#define MAX_PAYLOADS	1000
+
 #define F_REQ	0x1		/* required key */
 #define F_FORCE	0x2		/* a value out of range is a warning with force */
 #define F_OPEN	0x4		/* dictionary: do not warn about unknown keys */
@@ -146,7 +149,8 @@ static const struct kspec spec_top[] = {
 	{ .key = "PayloadVersion", .type = V_INT, .flags = F_REQ,
 	  INTS(ints_one) },
 	/* items are checked as payloads, see check_payload() */
-	{ .key = "PayloadContent", .type = V_ARRAY, .flags = F_REQ, .min = 1 },
+	{ .key = "PayloadContent", .type = V_ARRAY, .flags = F_REQ, .min = 1,
+	  .max = MAX_PAYLOADS },
 	B("IsEncrypted"),
 	D("EncryptedPayloadContent"),
 	S("PayloadDescription"),
@@ -1135,14 +1139,17 @@ intern(char ***list, size_t *count, const char *name, size_t n, size_t *idx)
 }
 
 static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* uuid_lits is sorted: every string of the template is looked up. */
+static int
 is_uuid_literal(const struct lctx *c, const char *s)
 {
-	size_t i;
-
-	for (i = 0; i < c->nuuid_lits; i++)
-		if (strcmp(c->uuid_lits[i], s) == 0)
-			return 1;
-	return 0;
+	return c->nuuid_lits > 0 && bsearch(&s, c->uuid_lits, c->nuuid_lits,
+	    sizeof(*c->uuid_lits), cmp_str) != NULL;
 }
 
 static struct pf_error *
@@ -2151,6 +2158,7 @@ collect_uuid_literals(struct lctx *c, plist_t root)
 		if (s != NULL && *s != '\0' && strstr(s, "{{") == NULL)
 			c->uuid_lits[c->nuuid_lits++] = s;
 	}
+	qsort(c->uuid_lits, c->nuuid_lits, sizeof(*c->uuid_lits), cmp_str);
 	return NULL;
 }
 

@@ -941,25 +941,43 @@ test_limits(void)
 	T_CHECK(t == NULL);
 }
 
-/* Thousands of dicts and keys are fine (the scan's bookkeeping grows). */
-static void
-test_many_payloads(void)
+static char *
+many_payloads(int n)
 {
-	struct pf_template *t = NULL;
 	char *xml, *p;
-	int i, n = 3000;
+	int i;
 
-	xml = malloc((size_t)n * 300 + 4096);
-	T_REQUIRE(xml != NULL);
+	if ((xml = malloc((size_t)n * 300 + 4096)) == NULL)
+		return NULL;
 	p = append(xml, XHEAD "<dict>" TOP_TYPE TOP_ID
 	    "<key>PayloadContent</key><array>");
 	for (i = 0; i < n; i++)
 		p += snprintf(p, 300, "<dict>" PAYKEYS("x", "com.example.%d",
 		    "{{uuid:p%d}}") "<key>Sub</key><dict/></dict>", i, i);
 	append(p, "</array></dict>" XTAIL);
+	return xml;
+}
+
+/* A thousand payloads are fine (the scan's bookkeeping grows); more are
+ * refused, which bounds the pairwise uniqueness checks. */
+static void
+test_many_payloads(void)
+{
+	struct pf_template *t = NULL;
+	char *xml;
+
+	xml = many_payloads(1000);
+	T_REQUIRE(xml != NULL);
 	T_OK(load(&t, xml, 0, NULL));
-	T_CHECK(pf_template_npayloads(t) == (size_t)n);
+	T_CHECK(pf_template_npayloads(t) == 1000);
 	pf_template_free(t);
+	free(xml);
+
+	t = NULL;
+	xml = many_payloads(1001);
+	T_REQUIRE(xml != NULL);
+	T_ERR(load(&t, xml, 0, NULL), PF_EX_DATAERR,
+	    "t.plist: PayloadContent: expected at most 1000 items, found 1001");
 	free(xml);
 }
 
