@@ -826,6 +826,11 @@ scan_open(struct scan *s, const char *x, size_t at, struct frame *st,
  * keys and values alternate in a dict; leaf contents well formed; no DTD
  * internal subset; nesting of dict/array at most PF_TEMPLATE_MAX_DEPTH.
  * Records the key count of every dict and the first <data> holding "{{".
+ *
+ * Where the scan skips text (comments, CDATA, processing instructions,
+ * quoted attribute values, DOCTYPE) it ends exactly where libplist 2.2's
+ * parser does, so libplist cannot see markup, and nesting, that the scan
+ * took for text.
  */
 static struct pf_error *
 prescan(struct scan *s, const char *x, size_t n)
@@ -914,23 +919,27 @@ prescan(struct scan *s, const char *x, size_t n)
 			if (top != NULL)
 				return scan_err(s, x, i, "processing "
 				    "instruction inside <plist>");
-			if ((j = find(x, n, i + 2, "?>")) == n)
+			/* like libplist: from the '?', skipping "..." */
+			for (j = i + 1; j < n && !starts(x, n, j, "?>"); j++)
+				if (x[j] == '"' && (j = find(x, n, j + 1,
+				    "\"")) == n)
+					break;
+			if (j >= n)
 				return scan_err(s, x, i, "unterminated "
 				    "processing instruction");
 			i = j + 2;
 			continue;
 		}
 		if (starts(x, n, i, "<!DOCTYPE")) {
-			char q = 0;
+			int q = 0;
 
 			if (top != NULL || root_done)
 				return scan_err(s, x, i, "misplaced DOCTYPE");
 			for (j = i + 9; j < n; j++) {
-				if (q != 0) {
-					if (x[j] == q)
-						q = 0;
-				} else if (x[j] == '"' || x[j] == '\'')
-					q = x[j];
+				if (x[j] == '"')
+					q = !q;
+				else if (q)
+					continue;
 				else if (x[j] == '[')
 					return scan_err(s, x, i, "DTD "
 					    "internal subset not allowed");
@@ -946,7 +955,7 @@ prescan(struct scan *s, const char *x, size_t n)
 		{
 			enum elem el;
 			size_t nl;
-			char q = 0;
+			int q = 0;
 
 			for (j = i + 1; j < n && isalpha((unsigned char)x[j]);
 			    j++)
@@ -960,12 +969,12 @@ prescan(struct scan *s, const char *x, size_t n)
 			if (j < n && x[j] != '>' && x[j] != '/' &&
 			    !is_space(x[j]))
 				return scan_err(s, x, i, "malformed tag");
+			/* only double quotes quote, as in libplist */
 			for (; j < n; j++) {
-				if (q != 0) {
-					if (x[j] == q)
-						q = 0;
-				} else if (x[j] == '"' || x[j] == '\'')
-					q = x[j];
+				if (x[j] == '"')
+					q = !q;
+				else if (q)
+					continue;
 				else if (x[j] == '<')
 					return scan_err(s, x, i,
 					    "malformed tag");

@@ -697,6 +697,19 @@ static const struct {
 	{ "bad utf8", XHEAD "<dict><key>a</key><string>\xc3\x28</string>"
 	  "</dict>" XTAIL, 0, "t.plist: line 4: invalid UTF-8" },
 	{ "unterminated comment", XHEAD "<!-- x", 0, "unterminated comment" },
+	/* the scan must end skipped text where libplist does */
+	{ "pi ends at ?>", "<?><array><array></array></array>?>"
+	  "<plist><dict/></plist>", 0,
+	  "line 1: expected <plist>, found <array>" },
+	{ "pi quotes", "<?xml version=\"?>\"?><array/><plist><dict/></plist>",
+	  0, "line 1: expected <plist>, found <array>" },
+	{ "doctype single quote", "<!DOCTYPE plist '><array><array/></array>"
+	  "'><plist><dict/></plist>", 0,
+	  "line 1: expected <plist>, found <array>" },
+	{ "tag single quote", XHEAD "<dict a='>'><key>a</key><string>x"
+	  "</string></dict>" XTAIL, 0, "text outside an element" },
+	{ "comment in prolog", "<!-- <plist> --><dict/>", 0,
+	  "expected <plist>, found <dict>" },
 	{ "cdata outside string", XHEAD "<dict><![CDATA[x]]></dict>" XTAIL, 0,
 	  "CDATA outside a string" },
 };
