@@ -32,9 +32,10 @@ struct pf_template;
  * name, or "template wifi v3").  Errors are PF_EX_DATAERR and name the key
  * path, e.g. "wifi.plist: PayloadContent[1].PayloadContent.Keysize:
  * expected integer, found string".  With force, problems Apple devices
- * tolerate (a literal Challenge, Keysize 0, unknown keys) become warnings
- * through warn; without it they are errors.  Unknown {{...}} forms, broken
- * plists, missing required keys and wrong types are always errors.
+ * tolerate (a literal Challenge, Keysize 0) become warnings through warn;
+ * without it they are errors.  Unknown keys are always only warnings.
+ * Unknown {{...}} forms, broken plists, missing required keys and wrong
+ * types are always errors.
  */
 struct pf_error *pf_template_load(struct pf_template **out, const char *label,
     const char *xml, size_t len, int force, const struct pf_warn *warn);
