@@ -87,7 +87,10 @@ struct run {
 	pthread_mutex_t mu;
 	pthread_cond_t cv_read, cv_work, cv_write;
 	struct job *ring;		/* PF_PIPE_WINDOW slots */
-	unsigned long long next_fill, next_work, next_write;
+	unsigned long long next_fill;	/* next seq the reader fills */
+	unsigned long long next_work;	/* next seq a worker claims */
+	unsigned long long next_write;	/* next seq the writer takes */
+	unsigned long long next_free;	/* oldest seq whose slot is held */
 	int eof;			/* reader finished */
 	int stop;			/* a fatal error happened */
 	struct pf_error *fatal;		/* first fatal error */
@@ -481,7 +484,7 @@ reader(struct run *r)
 			struct job *j;
 
 			pthread_mutex_lock(&r->mu);
-			while (!r->stop && r->next_fill - r->next_write >=
+			while (!r->stop && r->next_fill - r->next_free >=
 			    PF_PIPE_WINDOW)
 				pthread_cond_wait(&r->cv_read, &r->mu);
 			if (r->stop) {
@@ -784,6 +787,7 @@ writer(void *arg)
 				job_clear(batch[i]);
 				batch[i]->state = SLOT_FREE;
 			}
+			r->next_free += n;
 			pthread_cond_broadcast(&r->cv_read);
 			pthread_mutex_unlock(&r->mu);
 			n = 0;

@@ -416,7 +416,7 @@ pf_store_run_has_file(struct pf_db *db, long long run_id, const char *file,
 }
 
 enum { W_USER, W_PROFILE, W_CHALLENGE, W_SUPERSEDE_C, W_SUPERSEDE_P,
-    W_BINDING, W_FAILURE, W_N };
+    W_BINDING, W_FAILURE, W_SEEN, W_N };
 
 static const char *const writer_sql[W_N] = {
 	[W_USER] = "INSERT INTO users (key, attrs, attrs_sha256, first_run, "
@@ -443,6 +443,7 @@ static const char *const writer_sql[W_N] = {
 	    "VALUES (?, ?, ?, ?)",
 	[W_FAILURE] = "INSERT INTO failures (run_id, line, user_key, "
 	    "template, error) VALUES (?, ?, ?, ?, ?)",
+	[W_SEEN] = "INSERT OR IGNORE INTO temp.pf_seen (key) VALUES (?)",
 };
 
 struct pf_store_writer {
@@ -461,6 +462,11 @@ pf_store_writer_new(struct pf_store_writer **out, struct pf_db *db)
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return pf_error_nomem();
 	w->db = db;
+	if ((err = pf_db_exec(db, "CREATE TEMP TABLE IF NOT EXISTS pf_seen "
+	    "(key TEXT PRIMARY KEY)")) != NULL) {
+		free(w);
+		return err;
+	}
 	for (i = 0; i < W_N; i++) {
 		if ((err = pf_db_prepare(db, &w->st[i], writer_sql[i])) !=
 		    NULL) {
@@ -579,4 +585,308 @@ pf_store_failure(struct pf_store_writer *w, long long run_id, long line,
 	sqlite3_bind_text(st, 4, tmpl, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, error, -1, SQLITE_STATIC);
 	return pf_db_step_done(w->db, st, "record failure");
+}
+
+struct pf_error *
+pf_store_seen(struct pf_store_writer *w, const char *key)
+{
+	sqlite3_bind_text(w->st[W_SEEN], 1, key, -1, SQLITE_STATIC);
+	return pf_db_step_done(w->db, w->st[W_SEEN], "record key");
+}
+
+void
+pf_current_clear(struct pf_current *c)
+{
+	free(c->file);
+	free(c->run);
+	free(c->out_dir);
+	free(c->identifier);
+	memset(c, 0, sizeof(*c));
+}
+
+struct pf_store_lookup {
+	struct pf_db *db;	/* borrowed */
+	sqlite3_stmt *st;	/* owned */
+};
+
+struct pf_error *
+pf_store_lookup_new(struct pf_store_lookup **out, struct pf_db *db)
+{
+	struct pf_store_lookup *l;
+	struct pf_error *err;
+
+	*out = NULL;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return pf_error_nomem();
+	l->db = db;
+	if ((err = pf_db_prepare(db, &l->st, "SELECT p.id, p.template_id, "
+	    "t.version, p.attrs_sha256, p.sha256, p.bytes, p.file, r.name, "
+	    "r.out_dir, p.payload_identifier, c.id, c.expires_at, "
+	    "c.used_at IS NOT NULL, c.revoke_reason FROM users u "
+	    "JOIN profiles p ON p.user_id = u.id "
+	    "JOIN templates t ON t.id = p.template_id "
+	    "JOIN runs r ON r.id = p.run_id "
+	    "LEFT JOIN challenges c ON c.profile_id = p.id "
+	    "WHERE u.key = ?1 AND t.name = ?2 AND p.superseded_at IS NULL "
+	    "ORDER BY p.id DESC LIMIT 1")) != NULL) {
+		free(l);
+		return err;
+	}
+	*out = l;
+	return NULL;
+}
+
+void
+pf_store_lookup_free(struct pf_store_lookup *l)
+{
+	if (l == NULL)
+		return;
+	sqlite3_finalize(l->st);
+	free(l);
+}
+
+struct pf_error *
+pf_store_current(struct pf_store_lookup *l, const char *key, const char *tmpl,
+    struct pf_current *c, int *found)
+{
+	struct pf_error *err = NULL;
+	sqlite3_stmt *st = l->st;
+	const unsigned char *txt;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	*found = 0;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tmpl, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*found = 1;
+		c->profile_id = sqlite3_column_int64(st, 0);
+		c->template_id = sqlite3_column_int64(st, 1);
+		c->version = (long)sqlite3_column_int64(st, 2);
+		snprintf(c->attrs_sha256, sizeof(c->attrs_sha256), "%s",
+		    (const char *)sqlite3_column_text(st, 3));
+		snprintf(c->sha256, sizeof(c->sha256), "%s",
+		    (const char *)sqlite3_column_text(st, 4));
+		c->bytes = sqlite3_column_int64(st, 5);
+		c->file = col_text(st, 6, &err);
+		c->run = col_text(st, 7, &err);
+		c->out_dir = col_text(st, 8, &err);
+		c->identifier = col_text(st, 9, &err);
+		c->challenge_id = sqlite3_column_int64(st, 10);
+		c->expires = (time_t)sqlite3_column_int64(st, 11);
+		c->used = sqlite3_column_int(st, 12);
+		if ((txt = sqlite3_column_text(st, 13)) != NULL)
+			snprintf(c->revoked, sizeof(c->revoked), "%s",
+			    (const char *)txt);
+	} else if (rc != SQLITE_DONE)
+		err = pf_db_error(l->db, "look up current profile");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (err != NULL)
+		pf_current_clear(c);
+	return err;
+}
+
+struct pf_error *
+pf_store_prune(struct pf_store_writer *w, time_t now,
+    struct pf_error *(*fn)(void *, const struct pf_pruned *), void *arg)
+{
+	sqlite3_stmt *st = NULL, *up = NULL;
+	struct pf_error *err = NULL;
+	long long (*ids)[2] = NULL;
+	size_t n = 0, cap = 0, i;
+	int rc;
+
+	if ((err = pf_db_begin(w->db)) != NULL)
+		return err;
+	if ((err = pf_db_prepare(w->db, &st, "SELECT p.id, c.id, u.key, "
+	    "t.name, t.version, p.file, r.name, r.out_dir, "
+	    "p.payload_identifier, c.expires_at FROM profiles p "
+	    "JOIN users u ON u.id = p.user_id "
+	    "JOIN templates t ON t.id = p.template_id "
+	    "JOIN runs r ON r.id = p.run_id "
+	    "LEFT JOIN challenges c ON c.profile_id = p.id "
+	    "WHERE p.superseded_at IS NULL AND (c.id IS NULL OR "
+	    "c.revoked_at IS NULL) AND u.key NOT IN (SELECT key FROM "
+	    "temp.pf_seen) ORDER BY u.key, t.name")) != NULL)
+		goto done;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct pf_pruned pr;
+
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			void *p = realloc(ids, ncap * sizeof(*ids));
+
+			if (p == NULL) {
+				err = pf_error_nomem();
+				goto done;
+			}
+			ids = p;
+			cap = ncap;
+		}
+		ids[n][0] = sqlite3_column_int64(st, 0);
+		ids[n][1] = sqlite3_column_int64(st, 1);
+		n++;
+		memset(&pr, 0, sizeof(pr));
+		pr.user = (const char *)sqlite3_column_text(st, 2);
+		pr.tmpl = (const char *)sqlite3_column_text(st, 3);
+		pr.version = (long)sqlite3_column_int64(st, 4);
+		pr.file = (const char *)sqlite3_column_text(st, 5);
+		pr.run = (const char *)sqlite3_column_text(st, 6);
+		pr.out_dir = (const char *)sqlite3_column_text(st, 7);
+		pr.identifier = (const char *)sqlite3_column_text(st, 8);
+		pr.challenge_id = ids[n - 1][1];
+		pr.expires = (time_t)sqlite3_column_int64(st, 9);
+		if ((err = fn(arg, &pr)) != NULL)
+			goto done;
+	}
+	if (rc != SQLITE_DONE) {
+		err = pf_db_error(w->db, "find users to prune");
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		sqlite3_finalize(up);
+		up = NULL;
+		if ((err = pf_db_prepare(w->db, &up, ids[i][1] != 0 ?
+		    "UPDATE challenges SET revoked_at = ?1, revoke_reason = "
+		    "'pruned' WHERE id = ?2" : "UPDATE profiles SET "
+		    "superseded_at = ?1 WHERE id = ?2")) != NULL)
+			goto done;
+		sqlite3_bind_int64(up, 1, (sqlite3_int64)now);
+		sqlite3_bind_int64(up, 2, ids[i][1] != 0 ? ids[i][1] :
+		    ids[i][0]);
+		if ((err = pf_db_step_done(w->db, up, "prune")) != NULL)
+			goto done;
+	}
+done:
+	sqlite3_finalize(st);
+	sqlite3_finalize(up);
+	free(ids);
+	if (err == NULL)
+		err = pf_db_commit(w->db);
+	if (err != NULL)
+		pf_db_rollback(w->db);
+	return err;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+#define ACTIVE_USERS "SELECT p.user_id FROM profiles p JOIN templates t " \
+    "ON t.id = p.template_id WHERE p.superseded_at IS NULL AND " \
+    "t.removed_at IS NULL"
+
+struct pf_error *
+pf_store_export_users(struct pf_db *db,
+    struct pf_error *(*hdr)(void *, const char *const *, size_t),
+    struct pf_error *(*row)(void *, const char *const *, size_t), void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err = NULL;
+	char **names = NULL, **vals = NULL;
+	size_t n = 0, cap = 0, i;
+	long long cur = -1;
+	int rc;
+
+	if ((err = pf_db_prepare(db, &st, "SELECT DISTINCT j.key FROM users "
+	    "u, json_each(u.attrs) j WHERE u.id IN (" ACTIVE_USERS ") AND "
+	    "j.key != 'template' ORDER BY 1")) != NULL)
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n + 1 >= cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			void *p = realloc(names, ncap * sizeof(*names));
+
+			if (p == NULL) {
+				err = pf_error_nomem();
+				goto done;
+			}
+			names = p;
+			cap = ncap;
+		}
+		if ((names[n++] = col_text(st, 0, &err)) == NULL) {
+			n--;
+			if (err == NULL)
+				err = pf_error_nomem();
+			goto done;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		err = pf_db_error(db, "read user attributes");
+		goto done;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (names == NULL && (names = malloc(sizeof(*names))) == NULL) {
+		err = pf_error_nomem();
+		goto done;
+	}
+	names[n] = "template";
+	if ((err = hdr(arg, (const char *const *)names, n + 1)) != NULL)
+		goto done;
+	if ((vals = calloc(n + 1, sizeof(*vals))) == NULL) {
+		err = pf_error_nomem();
+		goto done;
+	}
+	if ((err = pf_db_prepare(db, &st, "SELECT u.id, j.key, j.value, "
+	    "(SELECT group_concat(t.name, ';') FROM profiles p JOIN "
+	    "templates t ON t.id = p.template_id WHERE p.user_id = u.id AND "
+	    "p.superseded_at IS NULL AND t.removed_at IS NULL) FROM users u, "
+	    "json_each(u.attrs) j WHERE u.id IN (" ACTIVE_USERS ") AND "
+	    "j.key != 'template' ORDER BY u.id")) != NULL)
+		goto done;
+	for (;;) {
+		const char *key;
+		char **hit;
+
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			err = pf_db_error(db, "read users");
+			goto done;
+		}
+		if (cur != -1 && (rc == SQLITE_DONE ||
+		    sqlite3_column_int64(st, 0) != cur)) {
+			for (i = 0; i <= n; i++)
+				if (vals[i] == NULL)
+					vals[i] = pf_strdup("");
+			for (i = 0; i <= n; i++)
+				if (vals[i] == NULL) {
+					err = pf_error_nomem();
+					goto done;
+				}
+			if ((err = row(arg, (const char *const *)vals,
+			    n + 1)) != NULL)
+				goto done;
+			for (i = 0; i <= n; i++) {
+				free(vals[i]);
+				vals[i] = NULL;
+			}
+		}
+		if (rc == SQLITE_DONE)
+			break;
+		cur = sqlite3_column_int64(st, 0);
+		key = (const char *)sqlite3_column_text(st, 1);
+		hit = key ? bsearch(&key, names, n, sizeof(*names),
+		    cmp_str) : NULL;
+		if (hit != NULL && vals[hit - names] == NULL)
+			vals[hit - names] = col_text(st, 2, &err);
+		if (vals[n] == NULL)
+			vals[n] = col_text(st, 3, &err);
+		if (err != NULL)
+			goto done;
+	}
+done:
+	sqlite3_finalize(st);
+	if (vals != NULL)
+		for (i = 0; i <= n; i++)
+			free(vals[i]);
+	free(vals);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return err;
 }

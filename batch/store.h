@@ -12,6 +12,7 @@
 #include "db.h"
 #include "error.h"
 #include "profile.h"
+#include "util.h"
 
 /* One stored template version. */
 struct pf_tmpl_rec {
@@ -119,5 +120,61 @@ struct pf_error *pf_store_issue(struct pf_store_writer *w,
 struct pf_error *pf_store_failure(struct pf_store_writer *w,
     long long run_id, long line, const char *user, const char *tmpl,
     const char *error);
+
+/*
+ * Regeneration: the current (not superseded) profile of a (user, template
+ * name), looked up by the reader on its own connection.
+ */
+struct pf_current {
+	long long profile_id;
+	long long template_id;		/* the version it was built from */
+	long version;
+	char attrs_sha256[PF_SHA256_HEX];
+	char sha256[PF_SHA256_HEX];
+	long long bytes;
+	char *file;			/* malloc'd, name in its run dir */
+	char *run;			/* malloc'd run name */
+	char *out_dir;			/* malloc'd output root of that run */
+	char *identifier;		/* malloc'd PayloadIdentifier */
+	long long challenge_id;		/* 0 if the profile has none */
+	time_t expires;
+	int used;
+	char revoked[16];		/* "" or revoked | superseded | pruned */
+};
+void pf_current_clear(struct pf_current *c);
+
+struct pf_store_lookup;
+struct pf_error *pf_store_lookup_new(struct pf_store_lookup **out,
+    struct pf_db *db);
+void pf_store_lookup_free(struct pf_store_lookup *l);
+/* *found = 0 when the user has no current profile of that template. */
+struct pf_error *pf_store_current(struct pf_store_lookup *l, const char *key,
+    const char *tmpl, struct pf_current *out, int *found);
+
+/* Record a key as seen in this run (for --prune); a temporary table of
+ * the writer's connection. */
+struct pf_error *pf_store_seen(struct pf_store_writer *w, const char *key);
+
+/* One profile --prune retires. */
+struct pf_pruned {
+	const char *user, *tmpl, *file, *run, *out_dir, *identifier;
+	long version;
+	long long challenge_id;
+	time_t expires;
+};
+/* Retire the current profiles of users not seen: their challenges are
+ * revoked ("pruned"), profiles without a challenge superseded.  fn is
+ * called for each, before the change, inside one transaction. */
+struct pf_error *pf_store_prune(struct pf_store_writer *w, time_t now,
+    struct pf_error *(*fn)(void *arg, const struct pf_pruned *p), void *arg);
+
+/* Users with a current profile, as CSV rows for a regeneration without a
+ * CSV: calls hdr once with the attribute names (sorted, "template" last),
+ * then row for each user with values in that order.  Arrays are valid
+ * during the call only. */
+struct pf_error *pf_store_export_users(struct pf_db *db,
+    struct pf_error *(*hdr)(void *arg, const char *const *names, size_t n),
+    struct pf_error *(*row)(void *arg, const char *const *values, size_t n),
+    void *arg);
 
 #endif

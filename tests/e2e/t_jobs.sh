@@ -1,0 +1,45 @@
+# The pipeline: a run far larger than the in-flight window gives the same
+# profiles in the same order with --jobs 1 and --jobs 4 (apart from
+# challenges, UUIDs and signatures).
+. "$(dirname "$0")/lib.sh"
+
+pki "$T/pki" ec
+python3 - <<'PY' > users.csv
+print("email,name,department,template")
+for i in range(3000):
+    print(f"u{i:05d}@example.com,\"User {i}, <{i % 13}> & co\",D{i % 7},scep")
+PY
+for j in 1 4; do
+	export PROFACTORY_DB="$T/pf$j.db"
+	"$PF" init >/dev/null
+	"$PF" template add scep "$TOP/templates/scep.plist" >/dev/null
+	expect_status 0 "run of 3000 users with --jobs $j" timeout 300 "$PF" run \
+	    --csv users.csv --out "out$j" --jobs "$j" $(signer_args "$T/pki")
+done
+check "every user issued with --jobs 4" \
+    [ "$(ls out4/latest/ | grep -c mobileconfig)" = 3000 ]
+cat > cmp.py <<'PY'
+import csv, re, sys, os
+def rows(d):
+    with open(os.path.join(d, "manifest.csv"), newline="") as f:
+        return [(r["line"], r["user"], r["template"], r["status"], r["file"],
+                 r["payload_identifier"]) for r in csv.DictReader(f)]
+def content(d, name):
+    b = open(os.path.join(d, name), "rb").read()
+    x = b[b.index(b"<?xml"):b.index(b"</plist>") + 8]
+    x = re.sub(rb"<key>Challenge</key>\s*<string>[^<]*</string>", b"CH", x)
+    return re.sub(rb"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
+                  rb"[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}", b"UUID", x)
+a, b = sys.argv[1], sys.argv[2]
+ra, rb_ = rows(a), rows(b)
+if ra != rb_:
+    sys.exit("manifests differ")
+if [r[1] for r in ra] != [f"u{i:05d}@example.com" for i in range(3000)]:
+    sys.exit("manifest not in CSV order")
+for r in ra:
+    if content(a, r[4]) != content(b, r[4]):
+        sys.exit("profile %s differs" % r[4])
+PY
+check "same manifest order and profile content with --jobs 1 and 4" \
+    python3 cmp.py out1/latest out4/latest
+finish
