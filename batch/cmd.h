@@ -29,6 +29,7 @@ extern const struct pf_cmd pf_cmds[];
 struct pf_error *cmd_init(struct pf_cmdctx *, int, char **);
 struct pf_error *cmd_template(struct pf_cmdctx *, int, char **);
 struct pf_error *cmd_run(struct pf_cmdctx *, int, char **);
+struct pf_error *cmd_regenerate(struct pf_cmdctx *, int, char **);
 struct pf_error *cmd_runs(struct pf_cmdctx *, int, char **);
 struct pf_error *cmd_verify_csr(struct pf_cmdctx *, int, char **);
 struct pf_error *cmd_revoke(struct pf_cmdctx *, int, char **);

@@ -3,7 +3,16 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "outdir.h"
+#include "store.h"
 #include "verify.h"
+
+static void
+unpublish(void *arg, const char *out_dir, const char *file)
+{
+	(void)arg;
+	pf_current_remove(out_dir, file);
+}
 
 struct pf_error *
 cmd_revoke(struct pf_cmdctx *ctx, int argc, char **argv)
@@ -38,7 +47,9 @@ cmd_revoke(struct pf_cmdctx *ctx, int argc, char **argv)
 		return pf_cmd_usage(ctx, "--user is required");
 	if ((err = pf_cmd_opendb(ctx, &db)) != NULL)
 		return err;
-	if ((err = pf_revoke_user(db, user, tmpl, time(NULL), &n)) == NULL)
+	if ((err = pf_revoke_user(db, user, tmpl, time(NULL), &n)) == NULL &&
+	    (err = pf_store_current_files(db, user, tmpl, unpublish,
+	    NULL)) == NULL)
 		printf("revoked %lld challenge%s of user \"%s\"%s%s%s\n", n,
 		    n == 1 ? "" : "s", user, tmpl ? " for template \"" : "",
 		    tmpl ? tmpl : "", tmpl ? "\"" : "");

@@ -12,6 +12,7 @@
 #include "util.h"
 
 #define DEFAULT_TTL	(14LL * 86400)
+#define DEFAULT_RENEW	(2LL * 86400)
 #define SIGNER_WARN	(30LL * 86400)
 #define MAX_JOBS	256
 
@@ -85,12 +86,14 @@ print_summary(const struct pf_run_result *res, int json, int dry_run)
 	putchar('\n');
 }
 
-struct pf_error *
-cmd_run(struct pf_cmdctx *ctx, int argc, char **argv)
+/* run and regenerate: the same batch; regenerate may take its users from
+ * the database. */
+static struct pf_error *
+batch(struct pf_cmdctx *ctx, int argc, char **argv, const char *kind)
 {
 	enum { O_CSV = 256, O_TEMPLATE, O_KEYCOL, O_CERT, O_KEY, O_CHAIN,
 	    O_PASS, O_OUT, O_TTL, O_JOBS, O_UNSIGNED, O_STRICT, O_DRY,
-	    O_JSON, O_WAIT };
+	    O_JSON, O_WAIT, O_RENEW, O_PRUNE, O_REVOKED };
 	static const struct option opts[] = {
 		{ "csv", required_argument, NULL, O_CSV },
 		{ "template", required_argument, NULL, O_TEMPLATE },
@@ -107,6 +110,9 @@ cmd_run(struct pf_cmdctx *ctx, int argc, char **argv)
 		{ "dry-run", no_argument, NULL, O_DRY },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "wait", no_argument, NULL, O_WAIT },
+		{ "renew-before", required_argument, NULL, O_RENEW },
+		{ "prune", no_argument, NULL, O_PRUNE },
+		{ "reissue-revoked", no_argument, NULL, O_REVOKED },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct pf_signer_opts so;
@@ -126,6 +132,8 @@ cmd_run(struct pf_cmdctx *ctx, int argc, char **argv)
 	o.key_column = "email";
 	o.out_root = "out";
 	o.ttl = DEFAULT_TTL;
+	o.renew_before = -1;
+	o.kind = kind;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	o.jobs = n > 0 ? (int)(n > MAX_JOBS ? MAX_JOBS : n) : 1;
 	o.warn = ctx->warn;
@@ -159,6 +167,13 @@ cmd_run(struct pf_cmdctx *ctx, int argc, char **argv)
 		case O_DRY: o.dry_run = 1; break;
 		case O_JSON: json = 1; break;
 		case O_WAIT: o.wait = 1; break;
+		case O_RENEW:
+			if ((err = pf_parse_duration(optarg,
+			    &o.renew_before)) != NULL)
+				return err;
+			break;
+		case O_PRUNE: o.prune = 1; break;
+		case O_REVOKED: o.reissue_revoked = 1; break;
 		default:
 			return pf_cmd_usage(ctx, "bad option");
 		}
@@ -166,8 +181,16 @@ cmd_run(struct pf_cmdctx *ctx, int argc, char **argv)
 	if (optind != argc)
 		return pf_cmd_usage(ctx, "unexpected argument \"%s\"",
 		    argv[optind]);
-	if (o.csv_path == NULL)
+	if (o.csv_path == NULL && strcmp(kind, "run") == 0)
 		return pf_cmd_usage(ctx, "--csv is required");
+	if (o.csv_path == NULL && o.prune)
+		return pf_cmd_usage(ctx, "--prune needs --csv");
+	if (o.renew_before >= o.ttl)
+		return pf_cmd_usage(ctx, "--renew-before must be shorter than "
+		    "--ttl");
+	if (o.renew_before < 0)
+		o.renew_before = o.ttl / 7 < DEFAULT_RENEW ? o.ttl / 7 :
+		    DEFAULT_RENEW;
 	if (o.key_column[0] == '\0')
 		return pf_cmd_usage(ctx, "--key-column must not be empty");
 	if (unsig && (so.cert_path || so.key_path || so.chain_path))
@@ -186,7 +209,8 @@ cmd_run(struct pf_cmdctx *ctx, int argc, char **argv)
 		/* No core dumps while the key is in memory. */
 		prctl(PR_SET_DUMPABLE, 0);
 		so.now = time(NULL);
-		so.warn_secs = SIGNER_WARN;
+		so.warn_secs = o.renew_before > SIGNER_WARN ?
+		    o.renew_before : SIGNER_WARN;
 		if ((err = pf_signer_load(&signer, &so, ctx->warn)) != NULL)
 			goto done;
 		o.signer = signer;
@@ -207,4 +231,16 @@ done:
 	pf_signer_free(signer);
 	pf_db_close(db);
 	return err;
+}
+
+struct pf_error *
+cmd_run(struct pf_cmdctx *ctx, int argc, char **argv)
+{
+	return batch(ctx, argc, argv, "run");
+}
+
+struct pf_error *
+cmd_regenerate(struct pf_cmdctx *ctx, int argc, char **argv)
+{
+	return batch(ctx, argc, argv, "regenerate");
 }

@@ -256,8 +256,8 @@ struct pf_error *
 pf_db_lock(struct pf_db *db, int wait, int *fdp)
 {
 	char path[4096], info[128], when[32];
-	ssize_t n;
-	int fd;
+	ssize_t n = 0;
+	int fd, tries;
 
 	*fdp = -1;
 	if ((size_t)snprintf(path, sizeof(path), "%s.lock", db->path) >=
@@ -275,7 +275,13 @@ pf_db_lock(struct pf_db *db, int wait, int *fdp)
 			close(fd);
 			return err;
 		}
-		n = pread(fd, info, sizeof(info) - 1, 0);
+		/* The holder writes its line just after it locks. */
+		for (tries = 0; tries < 50; tries++) {
+			n = pread(fd, info, sizeof(info) - 1, 0);
+			if (n > 0)
+				break;
+			usleep(10000);
+		}
 		info[n > 0 ? n : 0] = '\0';
 		info[strcspn(info, "\n")] = '\0';
 		close(fd);
@@ -286,7 +292,7 @@ pf_db_lock(struct pf_db *db, int wait, int *fdp)
 	pf_time_iso(time(NULL), when, sizeof(when));
 	n = snprintf(info, sizeof(info), "pid %ld, started %s\n",
 	    (long)getpid(), when);
-	if (ftruncate(fd, 0) == -1 || pwrite(fd, info, (size_t)n, 0) != n) {
+	if (pwrite(fd, info, (size_t)n, 0) != n || ftruncate(fd, n) == -1) {
 		struct pf_error *err = pf_error_errno(PF_EX_IOERR, "%s", path);
 
 		close(fd);

@@ -35,8 +35,18 @@ const struct pf_cmd pf_cmds[] = {
 	    "           [--key-pass env:VAR|file:PATH] [--out DIR] "
 	    "[--ttl DURATION]\n"
 	    "           [--jobs N] [--unsigned] [--strict] [--dry-run] "
-	    "[--wait] [--json]",
+	    "[--wait] [--json]\n"
+	    "           [--renew-before DURATION] [--prune] "
+	    "[--reissue-revoked]",
 	    "make one signed profile per user and template" },
+	{ "regenerate", cmd_regenerate,
+	    "regenerate [--csv FILE] [--renew-before DURATION] [--prune]\n"
+	    "           [--reissue-revoked] --signer-cert PEM "
+	    "--signer-key PEM\n"
+	    "           [--chain PEM] [--key-pass env:VAR|file:PATH] "
+	    "[--out DIR]\n"
+	    "           [--ttl DURATION] [--jobs N] [--wait] [--json] ...",
+	    "reissue only what changed or expires soon (for cron)" },
 	{ "runs", cmd_runs, "runs [--json]",
 	    "list past runs with their counts" },
 	{ "verify-csr", cmd_verify_csr, "verify-csr [--grace DURATION] < CSR",

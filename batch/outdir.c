@@ -45,7 +45,7 @@ pf_outdir_open(struct pf_outdir **out, const char *root)
 	*out = NULL;
 	if ((od = calloc(1, sizeof(*od))) == NULL)
 		return pf_error_nomem();
-	od->rootfd = od->runfd = -1;
+	od->rootfd = od->runfd = od->curfd = -1;
 	if ((od->root = pf_strdup(root)) == NULL) {
 		pf_outdir_close(od);
 		return pf_error_nomem();
@@ -72,6 +72,8 @@ pf_outdir_close(struct pf_outdir *od)
 		close(od->rootfd);
 	if (od->runfd != -1)
 		close(od->runfd);
+	if (od->curfd != -1)
+		close(od->curfd);
 	free(od->root);
 	free(od->run);
 	free(od);
@@ -329,4 +331,67 @@ pf_outdir_clean_tmp(struct pf_outdir *od)
 	}
 	closedir(d);
 	return NULL;
+}
+
+struct pf_error *
+pf_outdir_open_current(struct pf_outdir *od)
+{
+	if (mkdirat(od->rootfd, "current", 0700) == -1 && errno != EEXIST)
+		return pf_error_errno(PF_EX_CANTCREAT, "%s/current", od->root);
+	if (od->curfd != -1)
+		close(od->curfd);
+	od->curfd = openat(od->rootfd, "current", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC | O_NOFOLLOW);
+	if (od->curfd == -1)
+		return pf_error_errno(PF_EX_CANTCREAT, "%s/current", od->root);
+	return NULL;
+}
+
+struct pf_error *
+pf_outdir_publish(struct pf_outdir *od, int dirfd, const char *path,
+    const char *name, int only_if_missing)
+{
+	const char *tmp = PF_TMP_PREFIX "current";
+
+	if (od->curfd == -1)
+		return NULL;
+	if (only_if_missing && faccessat(od->curfd, name, F_OK,
+	    AT_SYMLINK_NOFOLLOW) == 0)
+		return NULL;
+	unlinkat(od->curfd, tmp, 0);
+	if (linkat(dirfd, path, od->curfd, tmp, 0) == -1) {
+		if (errno == ENOENT && only_if_missing)
+			return NULL;	/* the next run reissues it */
+		return pf_error_errno(PF_EX_CANTCREAT, "%s/current/%s",
+		    od->root, name);
+	}
+	if (renameat(od->curfd, tmp, od->curfd, name) == -1) {
+		struct pf_error *err = pf_error_errno(PF_EX_CANTCREAT,
+		    "%s/current/%s", od->root, name);
+
+		unlinkat(od->curfd, tmp, 0);
+		return err;
+	}
+	/* rename(2) does nothing when both names are the same file. */
+	unlinkat(od->curfd, tmp, 0);
+	return NULL;
+}
+
+void
+pf_outdir_unpublish(struct pf_outdir *od, const char *name)
+{
+	if (od->curfd != -1)
+		unlinkat(od->curfd, name, 0);
+}
+
+void
+pf_current_remove(const char *root, const char *file)
+{
+	char path[4096];
+
+	if (strchr(file, '/') != NULL || file[0] == '.' ||
+	    (size_t)snprintf(path, sizeof(path), "%s/current/%s", root,
+	    file) >= sizeof(path))
+		return;
+	unlink(path);
 }

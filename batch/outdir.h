@@ -18,6 +18,7 @@
 struct pf_outdir {
 	int rootfd;		/* O_DIRECTORY fd of OUT, owned */
 	int runfd;		/* O_DIRECTORY fd of OUT/RUN, owned, or -1 */
+	int curfd;		/* O_DIRECTORY fd of OUT/current, or -1 */
 	char *root;		/* malloc'd path of OUT as given */
 	char *run;		/* malloc'd run directory name, or NULL */
 };
@@ -64,6 +65,22 @@ struct pf_error *pf_outdir_sync(struct pf_outdir *od);
 
 /* Point OUT/latest at the current run, atomically. */
 struct pf_error *pf_outdir_set_latest(struct pf_outdir *od);
+
+/* Open OUT/current (0700, created if missing). */
+struct pf_error *pf_outdir_open_current(struct pf_outdir *od);
+/*
+ * Hard-link the file at path (relative to dirfd) into OUT/current/ as
+ * name, replacing what was there, atomically.  With only_if_missing,
+ * an existing name is left alone.
+ */
+struct pf_error *pf_outdir_publish(struct pf_outdir *od, int dirfd,
+    const char *path, const char *name, int only_if_missing);
+/* Remove name from OUT/current/ (no error if absent). */
+void pf_outdir_unpublish(struct pf_outdir *od, const char *name);
+
+/* Remove file from ROOT/current/ (a revoked user leaves the folder a
+ * share publishes); file must be a plain name. */
+void pf_current_remove(const char *root, const char *file);
 
 /* Remove leftover temporary files of the current run directory. */
 struct pf_error *pf_outdir_clean_tmp(struct pf_outdir *od);

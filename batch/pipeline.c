@@ -43,6 +43,15 @@ struct keyset {
 
 enum { SLOT_FREE, SLOT_READY, SLOT_BUSY, SLOT_DONE };
 
+/* What a job does; set by the reader, settled by the worker. */
+enum {
+	ACT_FAIL,		/* the row failed (error set) */
+	ACT_ISSUE,		/* build, sign, write a new profile */
+	ACT_CHECK,		/* unchanged if its file still has its digest */
+	ACT_UNCHANGED,		/* nothing to do */
+	ACT_REVOKED,		/* revoked by an administrator: nothing */
+};
+
 struct job {
 	int state;			/* SLOT_* (under run.mu) */
 	unsigned long long seq;
@@ -53,9 +62,12 @@ struct job {
 	char **values;			/* malloc'd block: ncols pointers then
 					 * the strings */
 	char *error;			/* malloc'd: the row failed */
-	/* Filled by a worker: */
-	char *attrs;			/* malloc'd JSON object of the row */
+	int action;			/* ACT_* */
+	char *attrs;			/* malloc'd canonical JSON of the row */
 	char attrs_sha[PF_SHA256_HEX];
+	int has_cur;			/* cur is the current profile */
+	struct pf_current cur;		/* owned */
+	/* Filled by a worker: */
 	uint8_t *out;			/* malloc'd file bytes (wipe: they
 					 * hold the challenge) */
 	size_t outlen;
@@ -83,6 +95,12 @@ struct run {
 	struct pf_run_rec *rec;		/* borrowed from the result */
 	long long total;		/* rows, from the first pass */
 	time_t now;
+	char *root;			/* malloc'd absolute output root */
+	struct pf_db *rdb;		/* owned: the reader's connection */
+	struct pf_store_lookup *lk;	/* owned, on rdb */
+	size_t *attr_order;		/* malloc'd: attribute columns by name */
+	size_t nattr;
+	char *tmpcsv;			/* malloc'd exported CSV, or NULL */
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv_read, cv_work, cv_write;
@@ -423,15 +441,84 @@ job_clear(struct job *j)
 		free(j->out);
 	}
 	pf_profile_clear(&j->prof);
+	pf_current_clear(&j->cur);
 	OPENSSL_cleanse(j->digest, sizeof(j->digest));
 	memset(j, 0, sizeof(*j));
 }
 
 /* Fill a job from the row (the values are copied: the row is reused). */
+/*
+ * What a good (user, template) pair needs, from its current profile:
+ * nothing new when the template version, the user's attributes and an
+ * unexpired challenge are the same and its file is intact (checked by a
+ * worker); a new profile otherwise.  A challenge an administrator revoked
+ * stays revoked unless --reissue-revoked.  A used challenge is not
+ * renewed: the device has enrolled.
+ */
+static void
+decide(struct run *r, struct job *j)
+{
+	const struct pf_current *c = &j->cur;
+
+	if (!j->has_cur) {
+		j->action = ACT_ISSUE;
+		return;
+	}
+	if (strcmp(c->revoked, "revoked") == 0 && !r->o->reissue_revoked) {
+		j->action = ACT_REVOKED;
+		return;
+	}
+	if (c->template_id != j->te->rec.id ||
+	    strcmp(c->attrs_sha256, j->attrs_sha) != 0 ||
+	    c->revoked[0] != '\0' ||
+	    strcmp(c->out_dir, r->root) != 0 ||
+	    (c->challenge_id != 0 && !c->used &&
+	    c->expires - r->now <= r->o->renew_before))
+		j->action = ACT_ISSUE;
+	else
+		j->action = ACT_CHECK;
+}
+
+/*
+ * The user's attributes as canonical JSON: non-empty columns other than
+ * "template", by name, so that column order or an added empty column is
+ * no change.
+ */
+static struct pf_error *
+row_attrs(struct run *r, const struct pf_csv_row *row, struct pf_buf *b,
+    char sha[PF_SHA256_HEX])
+{
+	struct pf_error *err;
+	size_t i, n = 0;
+
+	pf_buf_reset(b);
+	if ((err = pf_buf_addstr(b, "{")) != NULL)
+		return err;
+	for (i = 0; i < r->nattr; i++) {
+		size_t c = r->attr_order[i];
+
+		if (c >= row->nfields || row->lens[c] == 0)
+			continue;
+		if ((err = pf_buf_addstr(b, n++ ? ", " : "")) != NULL ||
+		    (err = pf_buf_json_str(b, r->names[c],
+		    strlen(r->names[c]))) != NULL ||
+		    (err = pf_buf_addstr(b, ": ")) != NULL ||
+		    (err = pf_buf_json_str(b, row->fields[c],
+		    row->lens[c])) != NULL)
+			return err;
+	}
+	if ((err = pf_buf_addstr(b, "}")) != NULL)
+		return err;
+	pf_sha256_hex(b->data, b->len, sha);
+	return NULL;
+}
+
 static struct pf_error *
 job_fill(struct run *r, struct job *j, const struct pf_csv_row *row,
-    const struct pair *pr)
+    const struct pair *pr, const struct pf_buf *attrs,
+    const char *attrs_sha)
 {
+	struct pf_error *err;
 	size_t i, total = 0, ncopy;
 	char *p;
 
@@ -445,9 +532,19 @@ job_fill(struct run *r, struct job *j, const struct pf_csv_row *row,
 	    (j->user = pf_strdup(row->fields[r->keycol])) == NULL)
 		return pf_error_nomem();
 	if (pr->problem[0]) {
+		j->action = ACT_FAIL;
 		return (j->error = pf_strdup(pr->problem)) ? NULL :
 		    pf_error_nomem();
 	}
+	if ((j->attrs = pf_strdup(attrs->data)) == NULL)
+		return pf_error_nomem();
+	memcpy(j->attrs_sha, attrs_sha, sizeof(j->attrs_sha));
+	if ((err = pf_store_current(r->lk, j->user, j->te->name, &j->cur,
+	    &j->has_cur)) != NULL)
+		return err;
+	decide(r, j);
+	if (j->action != ACT_ISSUE && j->action != ACT_CHECK)
+		return NULL;
 	ncopy = r->ncols;
 	for (i = 0; i < ncopy; i++)
 		total += row->lens[i] + 1;
@@ -469,17 +566,21 @@ reader(struct run *r)
 	struct pf_error *err = NULL;
 	struct pf_csv_row *row;
 	struct pair pairs[MAX_TEMPLATES_PER_ROW];
-	char rowprob[512];
+	struct pf_buf attrs = { 0 };
+	char rowprob[512], sha[PF_SHA256_HEX];
 	size_t np, i;
 
 	for (;;) {
 		if ((err = pf_csv_next(r->csv, &row)) != NULL)
-			return err;
+			goto done;
 		if (row == NULL)
-			return NULL;
+			goto done;
 		if ((err = check_row(r, row, pairs, &np, rowprob,
 		    sizeof(rowprob))) != NULL)
-			return err;
+			goto done;
+		if (rowprob[0] == '\0' && (err = row_attrs(r, row, &attrs,
+		    sha)) != NULL)
+			goto done;
 		for (i = 0; i < np; i++) {
 			struct job *j;
 
@@ -489,16 +590,17 @@ reader(struct run *r)
 				pthread_cond_wait(&r->cv_read, &r->mu);
 			if (r->stop) {
 				pthread_mutex_unlock(&r->mu);
-				return NULL;
+				goto done;
 			}
 			j = &r->ring[r->next_fill % PF_PIPE_WINDOW];
 			pthread_mutex_unlock(&r->mu);
 
 			/* The slot is free and only the reader fills it. */
 			j->seq = r->next_fill;
-			if ((err = job_fill(r, j, row, &pairs[i])) != NULL) {
+			if ((err = job_fill(r, j, row, &pairs[i], &attrs,
+			    sha)) != NULL) {
 				job_clear(j);
-				return err;
+				goto done;
 			}
 			pthread_mutex_lock(&r->mu);
 			j->state = SLOT_READY;
@@ -507,6 +609,40 @@ reader(struct run *r)
 			pthread_mutex_unlock(&r->mu);
 		}
 	}
+done:
+	pf_buf_free(&attrs);
+	return err;
+}
+
+/* 1 if the current profile's file exists with its recorded size and
+ * digest. */
+static int
+file_intact(const struct pf_current *c)
+{
+	char path[4096], sha[PF_SHA256_HEX];
+	struct stat sb;
+	uint8_t *buf;
+	ssize_t n;
+	int fd, ok = 0;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s", c->out_dir,
+	    c->run, c->file) >= sizeof(path))
+		return 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return 0;
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    sb.st_size == c->bytes && c->bytes <= 64 * 1024 * 1024 &&
+	    (buf = malloc((size_t)c->bytes + 1)) != NULL) {
+		n = read(fd, buf, (size_t)c->bytes + 1);
+		if (n == c->bytes) {
+			pf_sha256_hex(buf, (size_t)n, sha);
+			ok = strcmp(sha, c->sha256) == 0;
+		}
+		OPENSSL_cleanse(buf, (size_t)c->bytes + 1);
+		free(buf);
+	}
+	close(fd);
+	return ok;
 }
 
 /* Build, sign and hash one profile.  Problems with the user's data fail
@@ -516,27 +652,15 @@ work(struct run *r, struct pf_sign_ctx *sc, struct job *j)
 {
 	struct pf_error *err = NULL;
 	struct pf_profile_vars v;
-	struct pf_buf attrs = { 0 };
 	char chal[PF_CHALLENGE_LEN + 1] = "";
-	size_t i;
 
-	if ((err = pf_buf_addstr(&attrs, "{")) != NULL)
-		goto done;
-	for (i = 0; i < r->ncols; i++) {
-		if ((err = pf_buf_addstr(&attrs, i ? ", " : "")) != NULL ||
-		    (err = pf_buf_json_str(&attrs, r->names[i],
-		    strlen(r->names[i]))) != NULL ||
-		    (err = pf_buf_addstr(&attrs, ": ")) != NULL ||
-		    (err = pf_buf_json_str(&attrs, j->values[i],
-		    strlen(j->values[i]))) != NULL)
-			goto done;
+	if (j->action == ACT_CHECK) {
+		if (file_intact(&j->cur)) {
+			j->action = ACT_UNCHANGED;
+			return NULL;
+		}
+		j->action = ACT_ISSUE;
 	}
-	if ((err = pf_buf_addstr(&attrs, "}")) != NULL)
-		goto done;
-	pf_sha256_hex(attrs.data, attrs.len, j->attrs_sha);
-	j->attrs = attrs.data;
-	attrs.data = NULL;
-
 	if (pf_template_has_challenge(j->te->t)) {
 		if ((err = pf_challenge_new(chal, j->digest)) != NULL)
 			goto done;
@@ -555,6 +679,7 @@ work(struct run *r, struct pf_sign_ctx *sc, struct job *j)
 	if (err != NULL) {
 		if (err->code != PF_EX_DATAERR)
 			goto done;
+		j->action = ACT_FAIL;
 		j->error = pf_strdup(err->msg);
 		pf_error_free(err);
 		err = j->error ? NULL : pf_error_nomem();
@@ -575,7 +700,6 @@ work(struct run *r, struct pf_sign_ctx *sc, struct job *j)
 		goto done;
 	pf_sha256_hex(j->out, j->outlen, j->sha);
 done:
-	pf_buf_free(&attrs);
 	return err;
 }
 
@@ -610,7 +734,8 @@ worker(void *arg)
 		j->state = SLOT_BUSY;
 		pthread_mutex_unlock(&r->mu);
 
-		err = j->error ? NULL : work(r, sc, j);
+		err = j->action == ACT_ISSUE || j->action == ACT_CHECK ?
+		    work(r, sc, j) : NULL;
 
 		pthread_mutex_lock(&r->mu);
 		j->state = SLOT_DONE;
@@ -628,12 +753,133 @@ worker(void *arg)
 
 /* Write the batch's files, sync them, record them, then the manifest
  * rows.  On error, files of the batch that were not recorded are removed. */
+/* The path of a current profile relative to this run's directory. */
+static void
+cur_relpath(const struct pf_current *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "../%s/%s", c->run, c->file);
+}
+
+/* The manifest row and the record of one finished job (inside the batch
+ * transaction). */
+static struct pf_error *
+record(struct run *r, struct job *j, struct pf_manifest_row *mr)
+{
+	struct pf_error *err;
+	struct pf_issue is;
+	long long cid = 0;
+	int reissued = j->has_cur;
+
+	if (!r->o->dry_run && r->o->prune && j->user != NULL &&
+	    j->user[0] != '\0' && (err = pf_store_seen(r->sw, j->user)) !=
+	    NULL)
+		return err;
+	switch (j->action) {
+	case ACT_FAIL:
+		r->rec->n_failed++;
+		mr->status = "failed";
+		mr->template_version = j->te ? j->te->rec.version : 0;
+		mr->error = j->error;
+		if (!r->o->dry_run)
+			return pf_store_failure(r->sw, r->rec->id, j->line,
+			    j->user, j->tname, j->error);
+		return NULL;
+	case ACT_UNCHANGED:
+	case ACT_REVOKED:
+		if (j->action == ACT_UNCHANGED) {
+			r->rec->n_unchanged++;
+			mr->status = "unchanged";
+		} else {
+			r->rec->n_revoked++;
+			mr->status = "revoked";
+		}
+		mr->template_version = j->cur.version;
+		cur_relpath(&j->cur, j->file, sizeof(j->file));
+		mr->file = j->file;
+		mr->sha256 = j->cur.sha256;
+		mr->bytes = j->cur.bytes;
+		mr->payload_identifier = j->cur.identifier;
+		mr->challenge_id = j->cur.challenge_id;
+		mr->challenge_expires = j->cur.expires;
+		return NULL;
+	}
+	memset(&is, 0, sizeof(is));
+	is.run_id = r->rec->id;
+	is.user = j->user;
+	is.attrs = j->attrs;
+	is.attrs_sha256 = j->attrs_sha;
+	is.template_id = j->te->rec.id;
+	is.file = j->file;
+	is.sha256 = j->sha;
+	is.bytes = (long long)j->outlen;
+	is.payload_identifier = j->prof.identifier;
+	is.payload_uuid = j->prof.uuid;
+	is.digest = j->has_digest ? j->digest : NULL;
+	is.now = r->now;
+	is.expires = r->now + r->o->ttl;
+	is.bindings = j->prof.bindings;
+	is.nbindings = j->prof.nbindings;
+	if (!r->o->dry_run && (err = pf_store_issue(r->sw, &is, &cid,
+	    &reissued)) != NULL)
+		return err;
+	if (reissued)
+		r->rec->n_reissued++;
+	else
+		r->rec->n_issued++;
+	mr->status = reissued ? "reissued" : "issued";
+	mr->template_version = j->te->rec.version;
+	mr->file = r->o->dry_run ? NULL : j->file;
+	mr->sha256 = j->sha;
+	mr->bytes = (long long)j->outlen;
+	mr->payload_identifier = j->prof.identifier;
+	mr->challenge_id = cid;
+	mr->challenge_expires = j->has_digest ? is.expires : 0;
+	return NULL;
+}
+
+/* OUT/current/ after a batch is recorded: new profiles in, revoked ones
+ * out, missing links of unchanged ones back. */
+static struct pf_error *
+publish(struct run *r, struct job **batch, size_t n)
+{
+	struct pf_error *err;
+	char path[4096];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct job *j = batch[i];
+
+		switch (j->action) {
+		case ACT_ISSUE:
+			if (j->has_cur && strcmp(j->cur.file, j->file) != 0)
+				pf_outdir_unpublish(r->od, j->cur.file);
+			if ((err = pf_outdir_publish(r->od, r->od->runfd,
+			    j->file, j->file, 0)) != NULL)
+				return err;
+			break;
+		case ACT_UNCHANGED:
+			snprintf(path, sizeof(path), "%s/%s/%s",
+			    j->cur.out_dir, j->cur.run, j->cur.file);
+			if ((err = pf_outdir_publish(r->od, AT_FDCWD, path,
+			    j->cur.file, 1)) != NULL)
+				return err;
+			break;
+		case ACT_REVOKED:
+			pf_outdir_unpublish(r->od, j->cur.file);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Write the batch's files, sync them, record them, then the manifest
+ * rows.  On error, files of the batch that were not recorded are removed. */
 static struct pf_error *
 flush(struct run *r, struct job **batch, size_t n)
 {
 	struct pf_error *err = NULL;
 	size_t i, renamed = 0;
-	int intx = 0;
+	int intx = 0, nnew = 0, committed = 0;
 
 	if (n == 0)
 		return NULL;
@@ -642,7 +888,7 @@ flush(struct run *r, struct job **batch, size_t n)
 			struct job *j = batch[i];
 			char want[PF_NAME_MAX + 1];
 
-			if (j->error != NULL)
+			if (j->action != ACT_ISSUE)
 				continue;
 			pf_safe_name(j->user, j->te->name, ".mobileconfig",
 			    want, sizeof(want));
@@ -651,8 +897,9 @@ flush(struct run *r, struct job **batch, size_t n)
 				goto done;
 			j->tmp[0] = '\0';
 			renamed = i + 1;
+			nnew++;
 		}
-		if ((err = pf_outdir_sync(r->od)) != NULL ||
+		if ((nnew > 0 && (err = pf_outdir_sync(r->od)) != NULL) ||
 		    (err = pf_db_begin(r->db)) != NULL)
 			goto done;
 		intx = 1;
@@ -660,57 +907,14 @@ flush(struct run *r, struct job **batch, size_t n)
 	for (i = 0; i < n; i++) {
 		struct job *j = batch[i];
 		struct pf_manifest_row mr;
-		struct pf_issue is;
-		long long cid = 0;
-		int reissued = 0;
 
 		memset(&mr, 0, sizeof(mr));
 		mr.line = j->line;
 		mr.user = j->user ? j->user : "";
 		mr.template_name = j->tname;
 		mr.bytes = -1;
-		if (j->error != NULL) {
-			r->rec->n_failed++;
-			mr.status = "failed";
-			mr.template_version = j->te ? j->te->rec.version : 0;
-			mr.error = j->error;
-			if (!r->o->dry_run && (err = pf_store_failure(r->sw,
-			    r->rec->id, j->line, j->user, j->tname,
-			    j->error)) != NULL)
-				goto done;
-		} else {
-			memset(&is, 0, sizeof(is));
-			is.run_id = r->rec->id;
-			is.user = j->user;
-			is.attrs = j->attrs;
-			is.attrs_sha256 = j->attrs_sha;
-			is.template_id = j->te->rec.id;
-			is.file = j->file;
-			is.sha256 = j->sha;
-			is.bytes = (long long)j->outlen;
-			is.payload_identifier = j->prof.identifier;
-			is.payload_uuid = j->prof.uuid;
-			is.digest = j->has_digest ? j->digest : NULL;
-			is.now = r->now;
-			is.expires = r->now + r->o->ttl;
-			is.bindings = j->prof.bindings;
-			is.nbindings = j->prof.nbindings;
-			if (!r->o->dry_run && (err = pf_store_issue(r->sw, &is,
-			    &cid, &reissued)) != NULL)
-				goto done;
-			if (reissued)
-				r->rec->n_reissued++;
-			else
-				r->rec->n_issued++;
-			mr.status = reissued ? "reissued" : "issued";
-			mr.template_version = j->te->rec.version;
-			mr.file = r->o->dry_run ? NULL : j->file;
-			mr.sha256 = j->sha;
-			mr.bytes = (long long)j->outlen;
-			mr.payload_identifier = j->prof.identifier;
-			mr.challenge_id = cid;
-			mr.challenge_expires = j->has_digest ? is.expires : 0;
-		}
+		if ((err = record(r, j, &mr)) != NULL)
+			goto done;
 		if (r->man != NULL && (err = pf_manifest_add(r->man, &mr)) !=
 		    NULL)
 			goto done;
@@ -719,12 +923,14 @@ flush(struct run *r, struct job **batch, size_t n)
 		if ((err = pf_db_commit(r->db)) != NULL)
 			goto done;
 		intx = 0;
+		committed = 1;
+		err = publish(r, batch, n);
 	}
 done:
 	if (err != NULL) {
 		if (intx)
 			pf_db_rollback(r->db);
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < n && !committed; i++) {
 			struct job *j = batch[i];
 
 			if (j->tmp[0] != '\0')
@@ -767,7 +973,7 @@ writer(void *arg)
 		if (stop)
 			break;
 		if (!last) {
-			if (j->error == NULL && !r->o->dry_run &&
+			if (j->action == ACT_ISSUE && !r->o->dry_run &&
 			    (err = pf_outdir_write_tmp(r->od, j->out,
 			    j->outlen, j->tmp, sizeof(j->tmp))) != NULL)
 				break;
@@ -856,6 +1062,109 @@ recover_one(void *arg, const struct pf_run_rec *old)
 	return pf_store_run_finish(r->db, &upd);
 }
 
+/* --prune: a user missing from the CSV loses the current profile. */
+static struct pf_error *
+prune_one(void *arg, const struct pf_pruned *p)
+{
+	struct run *r = arg;
+	struct pf_manifest_row mr;
+	char rel[4096];
+
+	r->rec->n_revoked++;
+	snprintf(rel, sizeof(rel), "../%s/%s", p->run, p->file);
+	memset(&mr, 0, sizeof(mr));
+	mr.user = p->user;
+	mr.template_name = p->tmpl;
+	mr.template_version = p->version;
+	mr.status = "revoked";
+	mr.file = rel;
+	mr.bytes = -1;
+	mr.payload_identifier = p->identifier;
+	mr.challenge_id = p->challenge_id;
+	mr.challenge_expires = p->expires;
+	mr.error = "not in the CSV (--prune)";
+	if (strcmp(p->out_dir, r->root) == 0)
+		pf_outdir_unpublish(r->od, p->file);
+	return pf_manifest_add(r->man, &mr);
+}
+
+/* The attribute columns (all but "template") ordered by name. */
+static struct pf_error *
+attr_order(struct run *r)
+{
+	size_t i, k, n = 0;
+
+	if ((r->attr_order = calloc(r->ncols + 1, sizeof(size_t))) == NULL)
+		return pf_error_nomem();
+	for (i = 0; i < r->ncols; i++) {
+		if (strcmp(r->names[i], "template") == 0)
+			continue;
+		/* insertion sort: headers are short */
+		for (k = n; k > 0 && strcmp(r->names[r->attr_order[k - 1]],
+		    r->names[i]) > 0; k--)
+			r->attr_order[k] = r->attr_order[k - 1];
+		r->attr_order[k] = i;
+		n++;
+	}
+	r->nattr = n;
+	return NULL;
+}
+
+/* Write one CSV cell exactly (RFC 4180 quoting, no neutralising). */
+static int
+put_cell(FILE *fp, const char *s, int last)
+{
+	if (fputc('"', fp) == EOF)
+		return -1;
+	for (; *s != '\0'; s++)
+		if ((*s == '"' && fputc('"', fp) == EOF) ||
+		    fputc(*s, fp) == EOF)
+			return -1;
+	return fputs(last ? "\"\r\n" : "\",", fp) == EOF ? -1 : 0;
+}
+
+static struct pf_error *
+export_row(void *arg, const char *const *v, size_t n)
+{
+	FILE *fp = arg;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (put_cell(fp, v[i], i + 1 == n) == -1)
+			return pf_error_errno(PF_EX_IOERR, "export users");
+	return NULL;
+}
+
+/* regenerate without --csv: the users in the database, as a private
+ * temporary CSV. */
+static struct pf_error *
+export_users(struct run *r)
+{
+	struct pf_error *err;
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	FILE *fp;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/profactory-users.XXXXXX",
+	    dir && dir[0] ? dir : "/tmp");
+	if ((fd = mkstemp(path)) == -1)
+		return pf_error_errno(PF_EX_CANTCREAT, "%s", path);
+	if ((r->tmpcsv = pf_strdup(path)) == NULL) {
+		close(fd);
+		unlink(path);
+		return pf_error_nomem();
+	}
+	if ((fp = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		return pf_error_errno(PF_EX_IOERR, "%s", path);
+	}
+	err = pf_store_export_users(r->db, export_row, export_row, fp);
+	if (fclose(fp) == EOF && err == NULL)
+		err = pf_error_errno(PF_EX_IOERR, "%s", path);
+	return err;
+}
+
 /* Pick a fresh run name and create its directory. */
 static struct pf_error *
 make_run_dir(struct run *r)
@@ -896,6 +1205,7 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	pthread_t wtid;
 	struct timespec t0, t1;
 	char abs[PATH_MAX];
+	const char *csv_path;
 	int lockfd = -1, nwork = 0, wstarted = 0, i, recorded = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -913,30 +1223,10 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	if (!o->dry_run && (err = pf_db_lock(db, o->wait, &lockfd)) != NULL)
 		goto done;
 	r.now = time(NULL);
-
-	if ((err = pf_csv_open(&r.csv, o->csv_path)) != NULL)
-		goto done;
-	r.ncols = pf_csv_ncols(r.csv);
-	r.names = pf_csv_colnames(r.csv);
-	if ((r.keycol = pf_csv_colindex(r.csv, o->key_column)) < 0) {
-		err = pf_error_fmt(PF_EX_DATAERR, "%s:1: no column \"%s\" "
-		    "(the key column; see --key-column)", o->csv_path,
-		    o->key_column);
-		goto done;
-	}
-	if (o->template_name == NULL &&
-	    (r.tmplcol = pf_csv_colindex(r.csv, "template")) < 0) {
-		err = pf_error_fmt(PF_EX_DATAERR, "%s:1: no column "
-		    "\"template\" and no --template", o->csv_path);
-		goto done;
-	}
-	if ((err = first_pass(&r, &res->n_problems)) != NULL)
-		goto done;
-
-	if (!o->dry_run) {
-		if ((err = pf_store_run_unfinished(db, recover_one, &r)) !=
-		    NULL)
-			goto done;
+	if (o->dry_run) {
+		if (realpath(o->out_root, abs) == NULL)
+			snprintf(abs, sizeof(abs), "%s", o->out_root);
+	} else {
 		if ((err = pf_outdir_open(&r.od, o->out_root)) != NULL)
 			goto done;
 		if (realpath(o->out_root, abs) == NULL) {
@@ -944,11 +1234,54 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 			    o->out_root);
 			goto done;
 		}
-		if ((err = make_run_dir(&r)) != NULL)
+	}
+	if ((r.root = pf_strdup(abs)) == NULL) {
+		err = pf_error_nomem();
+		goto done;
+	}
+	csv_path = o->csv_path;
+	if (csv_path == NULL) {
+		if ((err = export_users(&r)) != NULL)
 			goto done;
-		snprintf(r.rec->kind, sizeof(r.rec->kind), "run");
+		csv_path = r.tmpcsv;
+	}
+
+	if ((err = pf_csv_open(&r.csv, csv_path)) != NULL)
+		goto done;
+	r.ncols = pf_csv_ncols(r.csv);
+	r.names = pf_csv_colnames(r.csv);
+	if ((r.keycol = pf_csv_colindex(r.csv, o->key_column)) < 0) {
+		err = pf_error_fmt(PF_EX_DATAERR, "%s:1: no column \"%s\" "
+		    "(the key column; see --key-column)", csv_path,
+		    o->key_column);
+		goto done;
+	}
+	if (o->template_name == NULL &&
+	    (r.tmplcol = pf_csv_colindex(r.csv, "template")) < 0) {
+		err = pf_error_fmt(PF_EX_DATAERR, "%s:1: no column "
+		    "\"template\" and no --template", csv_path);
+		goto done;
+	}
+	if ((err = attr_order(&r)) != NULL)
+		goto done;
+	if ((err = first_pass(&r, &res->n_problems)) != NULL)
+		goto done;
+	if ((err = pf_db_open(&r.rdb, db->path, 0)) != NULL ||
+	    (err = pf_store_lookup_new(&r.lk, r.rdb)) != NULL)
+		goto done;
+
+	if (!o->dry_run) {
+		if ((err = pf_store_run_unfinished(db, recover_one, &r)) !=
+		    NULL)
+			goto done;
+		if ((err = make_run_dir(&r)) != NULL ||
+		    (err = pf_outdir_open_current(r.od)) != NULL)
+			goto done;
+		snprintf(r.rec->kind, sizeof(r.rec->kind), "%s",
+		    o->kind ? o->kind : "run");
 		r.rec->started_at = r.now;
-		r.rec->csv_path = pf_strdup(o->csv_path);
+		r.rec->csv_path = pf_strdup(o->csv_path ? o->csv_path :
+		    "(users in the database)");
 		r.rec->out_dir = pf_strdup(abs);
 		if (o->signer != NULL) {
 			r.rec->signer_sha256 =
@@ -1003,6 +1336,9 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	r.fatal = NULL;
 	if (err != NULL)
 		goto done;
+	if (o->prune && !o->dry_run &&
+	    (err = pf_store_prune(r.sw, r.now, prune_one, &r)) != NULL)
+		goto done;
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	r.rec->n_rows = r.total;
@@ -1019,7 +1355,7 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		sum.started = r.rec->started_at;
 		sum.finished = r.rec->finished_at;
 		sum.duration_ms = r.rec->duration_ms;
-		sum.csv = o->csv_path;
+		sum.csv = r.rec->csv_path;
 		if (o->signer != NULL) {
 			sum.signer_subject = pf_signer_subject(o->signer);
 			sum.signer_sha256 = pf_signer_fingerprint(o->signer);
@@ -1065,6 +1401,14 @@ done:
 	tmpl_free_all(r.templates);
 	keyset_clear(&r.keys);
 	pf_csv_close(r.csv);
+	pf_store_lookup_free(r.lk);
+	pf_db_close(r.rdb);
+	free(r.attr_order);
+	free(r.root);
+	if (r.tmpcsv != NULL) {
+		unlink(r.tmpcsv);
+		free(r.tmpcsv);
+	}
 	free(wa);
 	pf_db_unlock(lockfd);
 	pthread_mutex_destroy(&r.mu);

@@ -17,12 +17,16 @@
 #define PF_PIPE_BATCH	256	/* profiles per file sync and commit */
 
 struct pf_run_opts {
-	const char *csv_path;		/* required */
+	const char *csv_path;		/* NULL: the users in the database */
+	const char *kind;		/* "run" or "regenerate" */
 	const char *template_name;	/* NULL: the row's "template" column */
 	const char *key_column;		/* "email" by default */
 	const struct pf_signer *signer;	/* NULL for --unsigned */
 	const char *out_root;		/* "out" by default */
 	long long ttl;			/* challenge lifetime, seconds */
+	long long renew_before;		/* reissue challenges expiring within */
+	int prune;			/* revoke users missing from the CSV */
+	int reissue_revoked;		/* issue again to revoked users */
 	int jobs;			/* worker threads, >= 1 */
 	int strict;			/* any bad row stops the run first */
 	int dry_run;			/* check and build, write nothing */

@@ -890,3 +890,28 @@ done:
 	free(names);
 	return err;
 }
+
+struct pf_error *
+pf_store_current_files(struct pf_db *db, const char *user, const char *tmpl,
+    void (*fn)(void *, const char *, const char *), void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+	int rc;
+
+	if ((err = pf_db_prepare(db, &st, "SELECT r.out_dir, p.file FROM "
+	    "profiles p JOIN users u ON u.id = p.user_id JOIN runs r ON "
+	    "r.id = p.run_id JOIN templates t ON t.id = p.template_id WHERE "
+	    "u.key = ?1 AND p.superseded_at IS NULL AND (?2 IS NULL OR "
+	    "t.name = ?2)")) != NULL)
+		return err;
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, tmpl, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(st, 0),
+		    (const char *)sqlite3_column_text(st, 1));
+	if (rc != SQLITE_DONE)
+		err = pf_db_error(db, "read current profiles");
+	sqlite3_finalize(st);
+	return err;
+}

@@ -177,4 +177,10 @@ struct pf_error *pf_store_export_users(struct pf_db *db,
     struct pf_error *(*row)(void *arg, const char *const *values, size_t n),
     void *arg);
 
+/* Calls fn with the output root and file name of every current profile of
+ * user (of template tmpl, or all when NULL). */
+struct pf_error *pf_store_current_files(struct pf_db *db, const char *user,
+    const char *tmpl, void (*fn)(void *arg, const char *out_dir,
+    const char *file), void *arg);
+
 #endif

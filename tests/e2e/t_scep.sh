@@ -97,28 +97,6 @@ start_server() {
 }
 
 # scep_field RUNDIR USER TEMPLATE FIELD: a field (URL, Challenge) of the
-# SCEP payload in USER's profile of TEMPLATE, read as a device reads it:
-# the CMS signature checked up to the root, then the plist parsed.
-scep_field() {
-	python3 - "$@" "$T/pki/root.pem" <<'EOF'
-import csv, os, plistlib, subprocess, sys
-rundir, user, tmpl, field, root = sys.argv[1:6]
-with open(os.path.join(rundir, "manifest.csv"), newline="") as f:
-    rows = [r for r in csv.DictReader(f)
-            if r["user"] == user and r["template"] == tmpl]
-if len(rows) != 1:
-    sys.exit("no single manifest row for %s/%s" % (user, tmpl))
-xml = subprocess.run(["openssl", "cms", "-verify", "-inform", "DER",
-                      "-in", os.path.join(rundir, rows[0]["file"]),
-                      "-CAfile", root],
-                     check=True, capture_output=True).stdout
-p = plistlib.loads(xml)
-scep = [c for c in p["PayloadContent"]
-        if c["PayloadType"] == "com.apple.security.scep"]
-sys.stdout.write(scep[0]["PayloadContent"][field])
-EOF
-}
-
 # enrol DIR CHALLENGE CN: scepclient in the fresh directory $T/DIR (it
 # keeps csr.pem and self.pem in its working directory and reuses them);
 # a key.pem already there is used, else one is made.
@@ -157,32 +135,6 @@ decided() {
 	else
 		not_ok "$1 (decision \"$got\", want \"$2\")"
 	fi
-}
-
-# mkreq NAME CHALLENGE SUBJECT [SAN [KEYFILE]]: a request made by openssl
-# req, $T/NAME.der and $T/NAME.pem, its key $T/NAME.key (or KEYFILE).
-# SUBJECT is "O=x/CN=y".  (openssl req -subj would drop the attributes
-# section, so the subject goes into the configuration too.)
-mkreq() {
-	r_name=$1 r_ch=$2 r_subj=$3 r_san=${4:-} r_key=${5:-}
-	{
-		printf '[req]\ndistinguished_name = dn\nattributes = attrs\n'
-		printf 'prompt = no\nutf8 = yes\n[dn]\n'
-		printf '%s\n' "$r_subj" | tr '/' '\n' | sed 's/=/ = /'
-		printf '[attrs]\nchallengePassword = %s\n' "$r_ch"
-	} >"$T/$r_name.cnf"
-	set -- -new -config "$T/$r_name.cnf" -out "$T/$r_name.pem"
-	if [ -n "$r_key" ]; then
-		set -- "$@" -key "$r_key"
-	else
-		set -- "$@" -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-		    -nodes -keyout "$T/$r_name.key"
-	fi
-	if [ -n "$r_san" ]; then
-		set -- "$@" -addext "subjectAltName=$r_san"
-	fi
-	openssl req "$@" 2>"$T/$r_name.log" &&
-	    openssl req -in "$T/$r_name.pem" -outform DER -out "$T/$r_name.der"
 }
 
 # verify NAME [ARGS]: profactory verify-csr ARGS < $T/NAME.der

@@ -1,0 +1,114 @@
+# Regeneration (cron): nothing reissued when nothing changed; a template
+# update, a changed row, an expiring challenge or a lost file reissues;
+# --prune revokes; one run at a time; OUT/current/ follows.
+. "$(dirname "$0")/lib.sh"
+
+pki "$T/pki" ec
+S=$(signer_args "$T/pki")
+"$PF" init >/dev/null
+"$PF" template add scep "$TOP/templates/scep.plist" >/dev/null
+printf '%s\n' 'email,name,template' 'a@example.com,Ann,scep' \
+    'b@example.com,Bob,scep' 'c@example.com,Cy,scep' > users.csv
+
+q() { sqlite3 "$T/pf.db" "$1"; }
+nfiles() { find out -name '*.mobileconfig' -not -path 'out/current/*' | wc -l; }
+# current_ok N: OUT/current holds exactly N profiles, each verifying and
+# each the newest recorded profile of its user.
+current_ok() {
+	[ "$(ls out/current | wc -l)" -eq "$1" ] || return 1
+	for f in out/current/*; do
+		openssl cms -verify -inform DER -in "$f" -CAfile "$T/pki/root.pem" \
+		    -purpose any -out /dev/null 2>/dev/null || return 1
+		h=$(sha256sum "$f" | cut -d' ' -f1)
+		[ "$(q "SELECT count(*) FROM profiles WHERE sha256 = '$h' AND superseded_at IS NULL")" = 1 ] || return 1
+	done
+}
+summary() { tail -n 1 "$T/last.out"; }
+
+expect_status 0 "first run" "$PF" run --csv users.csv --out out $S
+check "current/ has one valid profile per user" current_ok 3
+files0=$(nfiles)
+chal0=$(q 'SELECT count(*) FROM challenges')
+challenge_a=$(scep_field out/latest a@example.com scep Challenge)
+
+expect_status 0 "rerun with nothing changed" "$PF" run --csv users.csv --out out $S
+check "rerun reports all unchanged" sh -c "tail -n 1 '$T/last.out' | grep -q ' 0 issued, 0 reissued, 3 unchanged'"
+check "rerun writes no profile" [ "$(nfiles)" -eq "$files0" ]
+check "rerun issues no challenge" [ "$(q 'SELECT count(*) FROM challenges')" -eq "$chal0" ]
+check "rerun manifest says unchanged" [ "$(grep -c ',unchanged,' out/latest/manifest.csv)" -eq 3 ]
+check "stdout without a terminal is one summary line" [ "$(wc -l < "$T/last.out")" -eq 1 ]
+check "no progress output without a terminal" [ ! -s "$T/last.err" ]
+expect_status 0 "regenerate from the database" "$PF" regenerate --out out $S
+check "regenerate from the database changes nothing" sh -c "tail -n 1 '$T/last.out' | grep -q ' 3 unchanged'"
+check "current/ intact" current_ok 3
+
+sed 's|<string>Example Inc.</string>|<string>Example Corp.</string>|' \
+    "$TOP/templates/scep.plist" > scep2.plist
+check "the edited template differs" sh -c "! cmp -s scep2.plist '$TOP/templates/scep.plist'"
+expect_status 0 "template update adds version 2" "$PF" template add scep scep2.plist
+expect_status 0 "regenerate after a template update" "$PF" regenerate --csv users.csv --out out $S
+check "template update reissues all its users" sh -c "tail -n 1 '$T/last.out' | grep -q ' 3 reissued'"
+check "payload identifier stable across reissue" \
+    [ "$(q "SELECT count(DISTINCT payload_identifier) FROM profiles p JOIN users u ON u.id = p.user_id WHERE u.key = 'a@example.com'")" = 1 ]
+mkreq olda "$challenge_a" "O=Example Inc./CN=Ann" "email:a@example.com"
+expect_status 1 "old challenge refused after reissue" sh -c "'$PF' verify-csr < '$T/olda.der'"
+err_has "refused as superseded" "superseded"
+check "current/ after reissue" current_ok 3
+
+q "UPDATE challenges SET expires_at = strftime('%s','now') + 3600 WHERE revoked_at IS NULL AND user_id = (SELECT id FROM users WHERE key = 'b@example.com')"
+expect_status 0 "regenerate with an expiring challenge" "$PF" regenerate --csv users.csv --out out $S
+check "only the expiring challenge is renewed" sh -c "tail -n 1 '$T/last.out' | grep -q ' 1 reissued, 2 unchanged'"
+check "renewed row is b" grep -q '^[0-9]*,b@example.com,scep,2,reissued' out/latest/manifest.csv
+
+sed 's/^c@example.com,Cy,/c@example.com,Cyrus,/' users.csv > users2.csv
+expect_status 0 "regenerate with a changed row" "$PF" regenerate --csv users2.csv --out out $S
+check "a changed row reissues that user" sh -c "tail -n 1 '$T/last.out' | grep -q ' 1 reissued, 2 unchanged'"
+
+current_file() {
+	q "SELECT r.name || '/' || p.file FROM profiles p JOIN runs r ON r.id = p.run_id JOIN users u ON u.id = p.user_id WHERE u.key = '$1' AND p.superseded_at IS NULL"
+}
+check "the current file of a exists" [ -f "out/$(current_file a@example.com)" ]
+rm -f "out/$(current_file a@example.com)"
+expect_status 0 "regenerate with a lost file" "$PF" regenerate --csv users2.csv --out out $S
+check "a lost file is reissued" grep -q '^[0-9]*,a@example.com,scep,2,reissued' out/latest/manifest.csv
+
+challenge_c=$(scep_field "out/$(dirname "$(current_file c@example.com)")" c@example.com scep Challenge)
+grep -v '^c@example.com' users2.csv > users3.csv
+expect_status 0 "regenerate --prune" "$PF" regenerate --csv users3.csv --prune --out out $S
+check "the missing user is revoked" grep -q 'c@example.com,scep,2,revoked' out/latest/manifest.csv
+check "prune counted" sh -c "tail -n 1 '$T/last.out' | grep -q ' 1 revoked'"
+mkreq prunedc "$challenge_c" "O=Example Corp./CN=Cyrus" "email:c@example.com"
+expect_status 1 "pruned user's challenge refused" sh -c "'$PF' verify-csr < '$T/prunedc.der'"
+err_has "refused as pruned" "pruned"
+check "current/ without the pruned user" current_ok 2
+
+expect_status 0 "revoke a user" "$PF" revoke --user b@example.com
+check "a revoked user leaves current/" current_ok 1
+expect_status 0 "regenerate after revoke" "$PF" regenerate --csv users3.csv --out out $S
+check "a revoked user stays revoked" grep -q 'b@example.com,scep,2,revoked' out/latest/manifest.csv
+check "and stays out of current/" current_ok 1
+expect_status 0 "--reissue-revoked issues again" "$PF" regenerate --csv users3.csv --out out --reissue-revoked $S
+check "reissued after --reissue-revoked" grep -q 'b@example.com,scep,2,reissued' out/latest/manifest.csv
+check "back in current/" current_ok 2
+
+# One run at a time.
+python3 -c '
+print("email,name,template")
+for i in range(2000): print(f"u{i}@example.com,U{i},scep")' > big.csv
+"$PF" run --csv big.csv --out outbig $S >/dev/null 2>"$T/a.err" & pa=$!
+"$PF" run --csv big.csv --out outbig $S >/dev/null 2>"$T/b.err" & pb=$!
+wait $pa; sa=$?
+wait $pb; sb=$?
+check "two concurrent runs: one succeeds, one exits 75" \
+    [ "$(printf '%s\n' "$sa" "$sb" | sort -n | tr '\n' ' ')" = "0 75 " ]
+check "the refused run names the holder" sh -c "cat '$T/a.err' '$T/b.err' | grep -q 'another run holds the lock (pid '"
+flock "$T/pf.db.lock" sleep 2 & pl=$!
+sleep 0.3
+expect_status 75 "a held lock gives 75 at once" timeout 10 "$PF" run --csv users3.csv --out out $S
+expect_status 0 "--wait waits for the lock" timeout 30 "$PF" run --csv users3.csv --out out --wait $S
+wait $pl
+check "runs --json lists every run" python3 -c "
+import json, subprocess, sys
+runs = json.loads(subprocess.run(['$PF', 'runs', '--json'], capture_output=True, check=True).stdout)
+sys.exit(0 if len(runs) >= 9 and all(r['status'] in ('done', 'failed', 'interrupted') for r in runs) else 1)"
+finish
