@@ -41,29 +41,29 @@ open_tmp(struct pf_outdir *od, const char *name)
 int
 pf_csv_cell(FILE *fp, const char *s)
 {
-	const char *p;
-	int quote = 0, neutral = 0;
+	size_t n;
 
-	if (s == NULL)
+	if (s == NULL || s[0] == '\0')
 		return 0;
-	if (strchr("=+-@\t\r", s[0]) != NULL && s[0] != '\0')
-		neutral = 1;
-	for (p = s; *p != '\0'; p++)
-		if (*p == ',' || *p == '"' || *p == '\n' || *p == '\r')
-			quote = 1;
-	if (quote && fputc('"', fp) == EOF)
+	n = strcspn(s, ",\"\r\n");
+	if (s[n] == '\0' && strchr("=+-@\t", s[0]) == NULL)
+		return fwrite(s, 1, n, fp) == n ? 0 : -1;	/* plain */
+	if (fputc('"', fp) == EOF)
 		return -1;
-	if (neutral && fputc('\'', fp) == EOF)
+	if (strchr("=+-@\t\r", s[0]) != NULL && fputc('\'', fp) == EOF)
 		return -1;
-	for (p = s; *p != '\0'; p++) {
-		if (*p == '"' && fputc('"', fp) == EOF)
+	while (*s != '\0') {
+		n = strcspn(s, "\"");
+		if (fwrite(s, 1, n, fp) != n)
 			return -1;
-		if (fputc(*p, fp) == EOF)
-			return -1;
+		s += n;
+		if (*s == '"') {
+			if (fputs("\"\"", fp) == EOF)
+				return -1;
+			s++;
+		}
 	}
-	if (quote && fputc('"', fp) == EOF)
-		return -1;
-	return 0;
+	return fputc('"', fp) == EOF ? -1 : 0;
 }
 
 struct pf_error *
