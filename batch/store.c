@@ -778,7 +778,8 @@ cmp_str(const void *a, const void *b)
 
 #define ACTIVE_USERS "SELECT p.user_id FROM profiles p JOIN templates t " \
     "ON t.id = p.template_id WHERE p.superseded_at IS NULL AND " \
-    "t.removed_at IS NULL"
+    "t.removed_at IS NULL AND NOT EXISTS (SELECT 1 FROM challenges c " \
+    "WHERE c.profile_id = p.id AND c.revoke_reason = 'pruned')"
 
 struct pf_error *
 pf_store_export_users(struct pf_db *db,

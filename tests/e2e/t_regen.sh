@@ -81,6 +81,8 @@ mkreq prunedc "$challenge_c" "O=Example Corp./CN=Cyrus" "email:c@example.com"
 expect_status 1 "pruned user's challenge refused" sh -c "'$PF' verify-csr < '$T/prunedc.der'"
 err_has "refused as pruned" "pruned"
 check "current/ without the pruned user" current_ok 2
+expect_status 0 "regenerate from the database after --prune" "$PF" regenerate --out out $S
+check "a pruned user does not come back" sh -c "! grep -q '^[0-9]*,c@example.com' out/latest/manifest.csv"
 
 expect_status 0 "revoke a user" "$PF" revoke --user b@example.com
 check "a revoked user leaves current/" current_ok 1
