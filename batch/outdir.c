@@ -178,7 +178,10 @@ reserved(const char *name)
 	static const char *const dev[] = { "con", "prn", "aux", "nul",
 	    "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
 	    "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7",
-	    "lpt8", "lpt9", "latest", "current" };
+	    "lpt8", "lpt9", "latest", "current",
+	    /* COM and LPT with a superscript digit are devices too */
+	    "com\xc2\xb9", "com\xc2\xb2", "com\xc2\xb3",
+	    "lpt\xc2\xb9", "lpt\xc2\xb2", "lpt\xc2\xb3" };
 	size_t i, n = strcspn(name, ".");
 
 	for (i = 0; i < sizeof(dev) / sizeof(dev[0]); i++)
@@ -199,7 +202,10 @@ pf_safe_name(const char *key, const char *tmpl, const char *ext, char *buf,
 		return;
 	}
 	n = safe_part(key, part, 120);
-	if (part[0] == '.' || part[0] == '-' || reserved(part))
+	part[n] = '\0';	/* reserved() reads it as a string */
+	/* No leading dot (hidden), dash (an option) or character that makes
+	 * the manifest.csv cell a formula ('=' is never kept). */
+	if (strchr(".-+@", part[0]) != NULL || reserved(part))
 		buf[o++] = '_';
 	memcpy(buf + o, part, n);
 	o += n;

@@ -63,6 +63,23 @@ value_problem(const char *s, int *cr)
 	return NULL;
 }
 
+/*
+ * Bytes of s to quote in a message, at most max, never cutting a UTF-8
+ * sequence: a message goes into the manifest, which must stay UTF-8.
+ */
+static int
+show_len(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+
+	if (n <= max)
+		return (int)n;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return (int)n;
+}
+
 static struct pf_error *
 map_columns(struct fill *f)
 {
@@ -180,8 +197,8 @@ fill_string(struct fill *f, const struct pf_tnode *n, plist_t *out)
 			if (strcmp(n->allowed_strs[i], s) == 0)
 				break;
 		if (n->allowed_strs[i] == NULL)
-			return pf_error_fmt(PF_EX_DATAERR, "%s: \"%.60s\" is "
-			    "not an allowed value", n->path, s);
+			return pf_error_fmt(PF_EX_DATAERR, "%s: \"%.*s\" is "
+			    "not an allowed value", n->path, show_len(s, 60), s);
 	}
 	if ((*out = plist_new_string(s)) == NULL)
 		return pf_error_nomem();
@@ -237,8 +254,8 @@ fill_int(struct fill *f, const struct pf_tnode *n, plist_t *out)
 		return pf_error_nomem();
 	return NULL;
 bad:
-	return pf_error_fmt(PF_EX_DATAERR, "column \"%s\": \"%.40s\" is not "
-	    "an integer", col, s);
+	return pf_error_fmt(PF_EX_DATAERR, "column \"%s\": \"%.*s\" is not "
+	    "an integer", col, show_len(s, 40), s);
 }
 
 static struct pf_error *
@@ -258,8 +275,9 @@ fill_bool(struct fill *f, const struct pf_tnode *n, plist_t *out)
 			continue;
 		return *out != NULL ? NULL : pf_error_nomem();
 	}
-	return pf_error_fmt(PF_EX_DATAERR, "column \"%s\": \"%.40s\" is not "
-	    "a boolean (true/false, yes/no, 1/0)", f->t->columns[n->col], s);
+	return pf_error_fmt(PF_EX_DATAERR, "column \"%s\": \"%.*s\" is not "
+	    "a boolean (true/false, yes/no, 1/0)", f->t->columns[n->col],
+	    show_len(s, 40), s);
 }
 
 static struct pf_error *

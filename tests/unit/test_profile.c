@@ -17,6 +17,7 @@
 #include "error.h"
 #include "profile.h"
 #include "template.h"
+#include "util.h"
 #include "t.h"
 
 #define XHEAD	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"		\
@@ -551,6 +552,66 @@ test_enum_placeholder(void)
 	pf_template_free(t);
 }
 
+/*
+ * A value quoted in an error is cut short on a character boundary: the
+ * message goes into the manifest, which must stay UTF-8 (a cut in the
+ * middle of "\xc3\xa9" made it invalid).
+ */
+static void
+test_message_utf8(void)
+{
+	static const char xml[] = PROFILE_X(TOP(""),
+	    "<dict>" PAYKEYS("com.apple.wifi.managed", "w", "{{uuid:w}}")
+	    KS("SSID_STR", "Corp") KS("EncryptionType", "{{enc}}")
+	    "</dict>");
+	static const char *const wnames[] = { "enc" };
+	char e80[81], a80[82];
+	const char *evals[1] = { a80 }, *vals[3];
+	struct pf_template *t = NULL, *tt = NULL;
+	struct pf_profile_vars v;
+	struct pf_profile p;
+	struct pf_error *err;
+	size_t i;
+
+	for (i = 0; i < 40; i++)
+		memcpy(e80 + 2 * i, "\xc3\xa9", 2);
+	e80[80] = '\0';
+	a80[0] = 'a';			/* so byte 40 and byte 60 cut a character */
+	memcpy(a80 + 1, e80, 81);
+
+	T_OK(load(&t, xml, 0));
+	memset(&v, 0, sizeof(v));
+	v.names = wnames;
+	v.values = evals;
+	v.ncols = 1;
+	v.user = "u";
+	err = pf_profile_build(t, &v, &p);
+	T_REQUIRE(err != NULL);
+	T_CHECK(pf_utf8_valid(err->msg, strlen(err->msg)));
+	T_CHECK(strstr(err->msg, "EncryptionType: \"a\xc3\xa9") != NULL);
+	pf_error_free(err);
+	pf_template_free(t);
+
+	T_OK(load(&tt, typed_xml, 0));
+	typed_vars(&v, vals, "2048", a80, "true");
+	err = pf_profile_build(tt, &v, &p);
+	T_REQUIRE(err != NULL);
+	T_CHECK(pf_utf8_valid(err->msg, strlen(err->msg)));
+	T_CHECK(strstr(err->msg, "is not an integer") != NULL);
+	pf_error_free(err);
+	typed_vars(&v, vals, "2048", "3", a80);
+	err = pf_profile_build(tt, &v, &p);
+	T_REQUIRE(err != NULL);
+	T_CHECK(pf_utf8_valid(err->msg, strlen(err->msg)));
+	T_CHECK(strstr(err->msg, "is not a boolean") != NULL);
+	pf_error_free(err);
+	/* short values are quoted whole */
+	typed_vars(&v, vals, "2048", "\xc3\xa9", "true");
+	T_ERR(pf_profile_build(tt, &v, &p), PF_EX_DATAERR,
+	    "\"\xc3\xa9\" is not an integer");
+	pf_template_free(tt);
+}
+
 static void
 test_bindings(void)
 {
@@ -811,6 +872,7 @@ main(void)
 	T_RUN(test_seed_build);
 	T_RUN(test_int_bool);
 	T_RUN(test_enum_placeholder);
+	T_RUN(test_message_utf8);
 	T_RUN(test_bindings);
 	T_RUN(test_errors);
 	T_RUN(test_challenge);
