@@ -15,12 +15,59 @@ struct pf_manifest {
 	FILE *csv;		/* owned, CSV_TMP in the run directory */
 	FILE *json;		/* owned, JSON_TMP */
 	struct pf_buf buf;	/* scratch for JSON rows */
+	struct pf_buf clean;	/* scratch for one cleaned cell */
 	int nrows;
 };
 
 static const char *const columns[] = { "line", "user", "template",
     "template_version", "status", "file", "sha256", "bytes",
     "payload_identifier", "challenge_id", "challenge_expires", "error" };
+
+/*
+ * s as text every reader can take: invalid UTF-8 becomes U+FFFD, and for
+ * the CSV (which people cat and open in spreadsheets) so does every control
+ * character but tab, CR and LF.  Returns s itself when nothing changes,
+ * else b's data.
+ */
+static const char *
+clean_text(struct pf_buf *b, const char *s, int csv)
+{
+	static const char repl[] = "\xef\xbf\xbd";
+	size_t i, n, len;
+	int ctl = 0;
+
+	if (s == NULL)
+		return NULL;
+	n = strlen(s);
+	for (i = 0; csv && i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') ||
+		    c == 0x7f)
+			ctl = 1;
+	}
+	if (!ctl && pf_utf8_valid(s, n))
+		return s;
+	pf_buf_reset(b);
+	for (i = 0; i < n; i += len) {
+		unsigned char c = (unsigned char)s[i];
+		const char *add = s + i;
+		size_t addlen;
+
+		len = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+		if (len > n - i || !pf_utf8_valid(s + i, len) ||
+		    (csv && len == 1 && ((c < 0x20 && c != '\t' &&
+		    c != '\r' && c != '\n') || c == 0x7f))) {
+			if (len > n - i || !pf_utf8_valid(s + i, len))
+				len = 1;
+			add = repl;
+		}
+		addlen = add == repl ? sizeof(repl) - 1 : len;
+		if (pf_buf_add(b, add, addlen) != NULL)
+			return "";
+	}
+	return b->data ? b->data : "";
+}
 
 static FILE *
 open_tmp(struct pf_outdir *od, const char *name)
@@ -95,7 +142,14 @@ pf_manifest_open(struct pf_manifest **out, struct pf_outdir *od)
 static struct pf_error *
 json_field(struct pf_buf *b, const char *name, const char *val, int comma)
 {
+	struct pf_buf clean = { 0 };
 	struct pf_error *err;
+
+	if (val != NULL && !pf_utf8_valid(val, strlen(val))) {
+		err = json_field(b, name, clean_text(&clean, val, 0), comma);
+		pf_buf_free(&clean);
+		return err;
+	}
 
 	if ((err = pf_buf_printf(b, "%s\"%s\": ", comma ? ", " : "",
 	    name)) != NULL)
@@ -133,7 +187,8 @@ pf_manifest_add(struct pf_manifest *m, const struct pf_manifest_row *r)
 	cells[11] = r->error;
 	for (i = 0; i < 12; i++) {
 		if ((i > 0 && fputc(',', m->csv) == EOF) ||
-		    pf_csv_cell(m->csv, cells[i]) == -1)
+		    pf_csv_cell(m->csv, clean_text(&m->clean, cells[i], 1)) ==
+		    -1)
 			goto ioerr;
 	}
 	if (fputs("\r\n", m->csv) == EOF)
@@ -253,5 +308,6 @@ pf_manifest_abort(struct pf_manifest *m)
 		unlinkat(m->od->runfd, JSON_TMP, 0);
 	}
 	pf_buf_free(&m->buf);
+	pf_buf_free(&m->clean);
 	free(m);
 }

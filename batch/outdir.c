@@ -209,6 +209,20 @@ pf_safe_name(const char *key, const char *tmpl, const char *ext, char *buf,
 		buf[o++] = '_';
 	memcpy(buf + o, part, n);
 	o += n;
+	/*
+	 * A key that had to change (case, characters, length, prefix) gets a
+	 * short digest of itself, so that keys differing only in what was
+	 * changed ("Ana@x" and "ana@x") keep apart across runs, in
+	 * OUT/current/ too.
+	 */
+	if (o != strlen(key) || memcmp(buf, key, o) != 0) {
+		char hex[PF_SHA256_HEX];
+
+		pf_sha256_hex(key, strlen(key), hex);
+		buf[o++] = '-';
+		memcpy(buf + o, hex, 8);
+		o += 8;
+	}
 	buf[o++] = '.';
 	n = safe_part(tmpl, part, PF_NAME_MAX - o - extlen - 1);
 	memcpy(buf + o, part, n);

@@ -22,7 +22,8 @@
 #include "util.h"
 
 #define MAX_TEMPLATES_PER_ROW	16
-#define MAX_PROBLEMS_SHOWN	5
+#define MAX_PROBLEMS_SHOWN	5	/* in the --strict error */
+#define MAX_ROW_WARNINGS	20	/* failed rows told on stderr */
 
 /* A template used by this run, loaded once. */
 struct tmpl_ent {
@@ -261,7 +262,7 @@ tmpl_get(struct run *r, const char *name, size_t len, struct tmpl_ent **out)
 
 			snprintf(msg, sizeof(msg), "template \"%.100s\" uses "
 			    "column \"%.100s\", which %.200s does not have",
-			    te->name, col, r->o->csv_path);
+			    te->name, col, pf_csv_path(r->csv));
 			te->problem = pf_strdup(msg);
 			return te->problem ? NULL : pf_error_nomem();
 		}
@@ -380,6 +381,42 @@ one:
 	return NULL;
 }
 
+/*
+ * --strict: fill the pair's template once with a stand-in challenge, so
+ * that values only the filling checks (integers, booleans, allowed
+ * strings) are found before anything is written.
+ */
+static void
+trial_fill(struct run *r, const struct pf_csv_row *row, struct pair *pr)
+{
+	struct pf_profile_vars v;
+	struct pf_profile prof;
+	struct pf_error *err;
+	char chal[PF_CHALLENGE_LEN + 1];
+
+	if (pr->te == NULL || pr->te->t == NULL ||
+	    row->nfields != r->ncols)
+		return;
+	memset(chal, 'A', PF_CHALLENGE_LEN);
+	chal[PF_CHALLENGE_LEN] = '\0';
+	memset(&v, 0, sizeof(v));
+	memset(&prof, 0, sizeof(prof));
+	v.names = r->names;
+	v.values = (const char *const *)row->fields;
+	v.ncols = r->ncols;
+	v.user = row->fields[r->keycol];
+	v.template_name = pr->te->name;
+	v.run = "strict";
+	v.challenge = chal;
+	if ((err = pf_profile_build(pr->te->t, &v, &prof)) != NULL) {
+		if (err->code == PF_EX_DATAERR)
+			snprintf(pr->problem, sizeof(pr->problem), "%.*s",
+			    (int)sizeof(pr->problem) - 1, err->msg);
+		pf_error_free(err);
+	}
+	pf_profile_clear(&prof);
+}
+
 /* First pass: structure of the whole file, row count, and with strict the
  * row problems, before anything is written. */
 static struct pf_error *
@@ -404,13 +441,15 @@ first_pass(struct run *r, int *nproblems)
 		    sizeof(rowprob))) != NULL)
 			goto done;
 		for (i = 0; i < np; i++) {
+			if (r->o->strict && pairs[i].problem[0] == '\0')
+				trial_fill(r, row, &pairs[i]);
 			if (pairs[i].problem[0] == '\0')
 				continue;
 			(*nproblems)++;
 			if (!r->o->strict || shown++ >= MAX_PROBLEMS_SHOWN)
 				continue;
 			if ((err = pf_buf_printf(&msg, "%s%s:%ld: %s",
-			    msg.len ? "\n" : "", r->o->csv_path, row->line,
+			    msg.len ? "\n" : "", pf_csv_path(r->csv), row->line,
 			    pairs[i].problem)) != NULL)
 				goto done;
 		}
@@ -776,7 +815,9 @@ record(struct run *r, struct job *j, struct pf_manifest_row *mr)
 		return err;
 	switch (j->action) {
 	case ACT_FAIL:
-		r->rec->n_failed++;
+		if (r->rec->n_failed++ < MAX_ROW_WARNINGS)
+			pf_warnf(r->o->warn, "%s:%ld: %s; skipped",
+			    pf_csv_path(r->csv), j->line, j->error);
 		mr->status = "failed";
 		mr->template_version = j->te ? j->te->rec.version : 0;
 		mr->error = j->error;
@@ -1206,6 +1247,7 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	struct timespec t0, t1;
 	char abs[PATH_MAX];
 	const char *csv_path;
+	struct stat sb;
 	int lockfd = -1, nwork = 0, wstarted = 0, i, recorded = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -1246,6 +1288,12 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		csv_path = r.tmpcsv;
 	}
 
+	if (stat(csv_path, &sb) == 0 && !S_ISREG(sb.st_mode) &&
+	    !S_ISDIR(sb.st_mode)) {
+		err = pf_error_fmt(PF_EX_NOINPUT, "%s: not a regular file (the "
+		    "CSV is read twice: save it to a file first)", csv_path);
+		goto done;
+	}
 	if ((err = pf_csv_open(&r.csv, csv_path)) != NULL)
 		goto done;
 	r.ncols = pf_csv_ncols(r.csv);
@@ -1339,6 +1387,9 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	if (o->prune && !o->dry_run &&
 	    (err = pf_store_prune(r.sw, r.now, prune_one, &r)) != NULL)
 		goto done;
+	if (r.rec->n_failed > MAX_ROW_WARNINGS)
+		pf_warnf(o->warn, "%lld more rows failed; see the manifest",
+		    r.rec->n_failed - MAX_ROW_WARNINGS);
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	r.rec->n_rows = r.total;

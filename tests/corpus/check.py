@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import plistlib
 import stat
 import subprocess
@@ -130,12 +131,17 @@ def main():
             v = j.get(name)
             v = "" if v is None else str(v)
             want = "'" + v if v and v[0] in FORMULA else v
+            # The CSV (read by people and terminals) shows control
+            # characters other than tab, CR and LF as U+FFFD.
+            want = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "\ufffd",
+                          want)
             if k >= len(c) or c[k] != want:
                 mismatch.append((name, c[k] if k < len(c) else None, want))
     check(not formula_cells, "no manifest.csv cell starts a formula",
           repr(formula_cells[:3]))
     check(not mismatch, "manifest.csv cells are the JSON values, "
-          "neutralised", repr(mismatch[:3]))
+          "neutralised, control characters shown as U+FFFD",
+          repr(mismatch[:3]))
 
     # Each row's status, error and file.
     bad, files = [], {}

@@ -15,30 +15,6 @@ umask 000	# modes must come from the code, not from the umask
 SIGNER=$(signer_args "$T/pki")
 etc_before=$(cksum /etc/passwd; ls -d /etc/x 2>/dev/null)
 
-# known ID NAME CMD...: a check that fails because of a bug in a file this
-# test's author may not fix: with ID in KNOWN (global) or named by a
-# "known ID" line of the case's .expect ($e), a failure is reported as a
-# comment and not counted, unless PF_HOSTILE_STRICT=1.  Otherwise a plain
-# check.
-KNOWN="row-report"
-known() {
-	k_id=$1 k_name=$2
-	shift 2
-	case " $KNOWN $(expect_get known "$e" | cut -d' ' -f1 | tr '\n' ' ') " in
-	*" $k_id "*) ;;
-	*)	check "$k_name" "$@"
-		return ;;
-	esac
-	if "$@"; then
-		ok "$k_name"
-		echo "# known bug $k_id seems fixed: make this a plain check"
-	elif [ "${PF_HOSTILE_STRICT:-0}" = 1 ]; then
-		not_ok "$k_name (known bug $k_id)"
-	else
-		echo "# known bug $k_id: $k_name"
-	fi
-}
-
 # expect_get KEY FILE: the values of lines "KEY ..." of an .expect file.
 expect_get() {
 	sed -n "s/^$1 //p" "$2"
@@ -219,7 +195,7 @@ for e in "$C"/csv/*.expect; do
 	    "$T/pki/root.pem" || FAILED=1
 	[ "$want" = 1 ] || continue
 	lines=$(failed_lines "$OUT/$run")
-	known row-report "$cname: stderr names $IN and the lines $lines" \
+	check "$cname: stderr names $IN and the lines $lines" \
 	    lines_named "$lines"
 
 	# The same input with --strict: refused, naming the lines, and
@@ -236,12 +212,10 @@ for e in "$C"/csv/*.expect; do
 	run_csv $tflag $args --strict
 	no_crash "$cname --strict"
 	first=$(echo $lines | cut -d' ' -f1-5)	# at most 5 are listed
-	known strict-fill \
-	    "$cname --strict: exit 65, naming $IN and the lines $first" \
+	check "$cname --strict: exit 65, naming $IN and the lines $first" \
 	    strict_refused "$first"
 	contained "$cname --strict"
-	known strict-writes "$cname --strict: no profile written" \
-	    no_profiles "$OUT"
+	check "$cname --strict: no profile written" no_profiles "$OUT"
 done
 
 # --- template cases: profactory template add ---
