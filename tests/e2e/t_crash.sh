@@ -89,13 +89,17 @@ for i in range(1, iters + 1):
     b = rnd.randint(0, d) if rnd.random() < 0.4 else "-"
     print(i, mode, a, b)' "$SEED" "$MAXITERS" "$DF" "$DR" >schedule
 
-# killrun MS: a run SIGKILLed after MS ms (by timeout(1), which returns
-# as soon as the run ends, if it ends first); then check the state it
-# left.  The killed run is the one recorded after the newest run before.
+# killrun MS: a run SIGKILLed after MS ms, then check the state it left.
+# timeout(1) returns as soon as the run ends, if it ends first; with
+# --foreground it kills the run alone and reaps it before returning (a
+# killed process holds the database lock until it has exited, which can
+# take a while when a thread is in syncfs).  The killed run is the one
+# recorded after the newest run before.
 killrun() {
 	before=$(sqlite3 pf.db 'SELECT coalesce(max(id), 0) FROM runs')
 	[ "$1" -gt 0 ] || set -- 1
-	timeout -s KILL "$(secs "$1")" "$PF" run --csv users.csv --out out $S \
+	timeout --foreground -s KILL "$(secs "$1")" \
+	    "$PF" run --csv users.csv --out out $S \
 	    >"$T/kill.out" 2>"$T/kill.err" </dev/null
 	krc=$?
 	case $krc in
