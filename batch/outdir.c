@@ -364,6 +364,8 @@ pf_outdir_open_current(struct pf_outdir *od)
 	    O_CLOEXEC | O_NOFOLLOW);
 	if (od->curfd == -1)
 		return pf_error_errno(PF_EX_CANTCREAT, "%s/current", od->root);
+	/* Left by a run killed while publishing. */
+	unlinkat(od->curfd, PF_TMP_PREFIX "current", 0);
 	return NULL;
 }
 
@@ -373,11 +375,17 @@ pf_outdir_publish(struct pf_outdir *od, int dirfd, const char *path,
 {
 	const char *tmp = PF_TMP_PREFIX "current";
 
+	struct stat src, cur;
+
 	if (od->curfd == -1)
 		return NULL;
-	if (only_if_missing && faccessat(od->curfd, name, F_OK,
-	    AT_SYMLINK_NOFOLLOW) == 0)
-		return NULL;
+	if (only_if_missing) {
+		if (fstatat(dirfd, path, &src, 0) == -1)
+			return NULL;	/* gone: the next run reissues it */
+		if (fstatat(od->curfd, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    cur.st_dev == src.st_dev && cur.st_ino == src.st_ino)
+			return NULL;
+	}
 	unlinkat(od->curfd, tmp, 0);
 	if (linkat(dirfd, path, od->curfd, tmp, 0) == -1) {
 		if (errno == ENOENT && only_if_missing)

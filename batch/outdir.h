@@ -71,7 +71,8 @@ struct pf_error *pf_outdir_open_current(struct pf_outdir *od);
 /*
  * Hard-link the file at path (relative to dirfd) into OUT/current/ as
  * name, replacing what was there, atomically.  With only_if_missing,
- * an existing name is left alone.
+ * a name that already is that file is left alone (and a missing source
+ * is no error).
  */
 struct pf_error *pf_outdir_publish(struct pf_outdir *od, int dirfd,
     const char *path, const char *name, int only_if_missing);
