@@ -379,16 +379,24 @@ pf_outdir_publish(struct pf_outdir *od, int dirfd, const char *path,
 
 	if (od->curfd == -1)
 		return NULL;
-	if (only_if_missing) {
+	if (only_if_missing == 1) {
 		if (fstatat(dirfd, path, &src, 0) == -1)
 			return NULL;	/* gone: the next run reissues it */
 		if (fstatat(od->curfd, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    cur.st_dev == src.st_dev && cur.st_ino == src.st_ino)
 			return NULL;
 	}
-	unlinkat(od->curfd, tmp, 0);
-	if (linkat(dirfd, path, od->curfd, tmp, 0) == -1) {
-		if (errno == ENOENT && only_if_missing)
+	if (only_if_missing == -1) {
+		if (linkat(dirfd, path, od->curfd, name, 0) == 0)
+			return NULL;
+		if (errno != EEXIST)
+			return pf_error_errno(PF_EX_CANTCREAT,
+			    "%s/current/%s", od->root, name);
+	}
+	if (linkat(dirfd, path, od->curfd, tmp, 0) == -1 &&
+	    (errno != EEXIST || unlinkat(od->curfd, tmp, 0) == -1 ||
+	    linkat(dirfd, path, od->curfd, tmp, 0) == -1)) {
+		if (errno == ENOENT && only_if_missing == 1)
 			return NULL;	/* the next run reissues it */
 		return pf_error_errno(PF_EX_CANTCREAT, "%s/current/%s",
 		    od->root, name);
@@ -400,8 +408,6 @@ pf_outdir_publish(struct pf_outdir *od, int dirfd, const char *path,
 		unlinkat(od->curfd, tmp, 0);
 		return err;
 	}
-	/* rename(2) does nothing when both names are the same file. */
-	unlinkat(od->curfd, tmp, 0);
 	return NULL;
 }
 

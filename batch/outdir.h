@@ -70,9 +70,10 @@ struct pf_error *pf_outdir_set_latest(struct pf_outdir *od);
 struct pf_error *pf_outdir_open_current(struct pf_outdir *od);
 /*
  * Hard-link the file at path (relative to dirfd) into OUT/current/ as
- * name, replacing what was there, atomically.  With only_if_missing,
- * a name that already is that file is left alone (and a missing source
- * is no error).
+ * name, replacing what was there, atomically.  With only_if_missing 1, a
+ * name that already is that file is left alone (and a missing source is
+ * no error); with -1 the name is expected to be free (a first issue) and
+ * is linked directly, falling back to a replacement when it is taken.
  */
 struct pf_error *pf_outdir_publish(struct pf_outdir *od, int dirfd,
     const char *path, const char *name, int only_if_missing);

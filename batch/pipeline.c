@@ -850,6 +850,7 @@ record(struct run *r, struct job *j, struct pf_manifest_row *mr)
 	is.attrs = j->attrs;
 	is.attrs_sha256 = j->attrs_sha;
 	is.template_id = j->te->rec.id;
+	is.had_current = j->has_cur;
 	is.file = j->file;
 	is.sha256 = j->sha;
 	is.bytes = (long long)j->outlen;
@@ -895,7 +896,7 @@ publish(struct run *r, struct job **batch, size_t n)
 			if (j->has_cur && strcmp(j->cur.file, j->file) != 0)
 				pf_outdir_unpublish(r->od, j->cur.file);
 			if ((err = pf_outdir_publish(r->od, r->od->runfd,
-			    j->file, j->file, 0)) != NULL)
+			    j->file, j->file, j->has_cur ? 0 : -1)) != NULL)
 				return err;
 			break;
 		case ACT_UNCHANGED:
@@ -1314,8 +1315,11 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		goto done;
 	if ((err = first_pass(&r, &res->n_problems)) != NULL)
 		goto done;
+	/* The reader's lookups share one read transaction: one snapshot,
+	 * no lock per statement. */
 	if ((err = pf_db_open(&r.rdb, db->path, 0)) != NULL ||
-	    (err = pf_store_lookup_new(&r.lk, r.rdb)) != NULL)
+	    (err = pf_store_lookup_new(&r.lk, r.rdb)) != NULL ||
+	    (err = pf_db_exec(r.rdb, "BEGIN")) != NULL)
 		goto done;
 
 	if (!o->dry_run) {

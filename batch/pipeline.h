@@ -13,8 +13,8 @@
 #include "sign.h"
 #include "store.h"
 
-#define PF_PIPE_WINDOW	1024	/* profiles in flight */
-#define PF_PIPE_BATCH	256	/* profiles per file sync and commit */
+#define PF_PIPE_WINDOW	2048	/* profiles in flight */
+#define PF_PIPE_BATCH	512	/* profiles per file sync and commit */
 
 struct pf_run_opts {
 	const char *csv_path;		/* NULL: the users in the database */

@@ -516,15 +516,15 @@ pf_store_issue(struct pf_store_writer *w, const struct pf_issue *is,
 	if ((err = pf_db_step_done(w->db, st, "record user")) != NULL)
 		return err;
 
-	for (i = W_SUPERSEDE_C; i <= W_SUPERSEDE_P; i++) {
+	for (i = W_SUPERSEDE_C; is->had_current && i <= W_SUPERSEDE_P; i++) {
 		st = w->st[i];
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)is->now);
 		sqlite3_bind_int64(st, 2, user_id);
 		sqlite3_bind_int64(st, 3, is->template_id);
 		if ((err = pf_db_step_done(w->db, st, "supersede")) != NULL)
 			return err;
+		*reissued = sqlite3_changes(w->db->h) > 0;
 	}
-	*reissued = sqlite3_changes(w->db->h) > 0;
 
 	st = w->st[W_PROFILE];
 	sqlite3_bind_int64(st, 1, is->run_id);

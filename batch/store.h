@@ -96,6 +96,8 @@ struct pf_issue {
 	const char *attrs;		/* JSON object */
 	const char *attrs_sha256;
 	long long template_id;
+	int had_current;		/* the reader found a current profile;
+					 * without one nothing is superseded */
 	const char *file;
 	const char *sha256;
 	long long bytes;

@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "util.h"
@@ -150,10 +153,23 @@ pf_hex(const uint8_t *p, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+static EVP_MD *sha256_md;	/* fetched once, shared by all threads */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void
 pf_sha256(const void *p, size_t n, uint8_t out[PF_SHA256_LEN])
 {
-	SHA256(p, n, out);
+	pthread_once(&sha256_once, sha256_fetch);
+	/* The one-shot SHA256() looks the algorithm up on every call. */
+	if (sha256_md == NULL ||
+	    EVP_Digest(p, n, out, NULL, sha256_md, NULL) != 1)
+		SHA256(p, n, out);
 }
 
 void
@@ -161,7 +177,7 @@ pf_sha256_hex(const void *p, size_t n, char out[PF_SHA256_HEX])
 {
 	uint8_t md[PF_SHA256_LEN];
 
-	SHA256(p, n, md);
+	pf_sha256(p, n, md);
 	pf_hex(md, sizeof(md), out);
 }
 

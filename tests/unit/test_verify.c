@@ -120,6 +120,7 @@ issue(const char *user, const char *tmpl, char ch[PF_CHALLENGE_LEN + 1],
 	is.attrs = "{}";
 	is.attrs_sha256 = "0";
 	is.template_id = template_id(tmpl);
+	is.had_current = 1;	/* let the store supersede what it finds */
 	is.file = file;
 	is.sha256 = "0";
 	is.payload_identifier = "com.example";
