@@ -73,4 +73,28 @@ static int t_nfail;		/* tests failed so far */
 
 #define T_DONE() return t_nfail ? 1 : 0
 
+/* Read a file under $PROFACTORY_TOP (or "."), NUL-terminated; NULL if it
+ * cannot.  The caller frees it. */
+static inline char *
+t_slurp(const char *rel, size_t *len)
+{
+	const char *top = getenv("PROFACTORY_TOP");
+	char path[4096];
+	FILE *f;
+	char *buf = NULL;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", top != NULL ? top : ".", rel);
+	if ((f = fopen(path, "rb")) == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 &&
+	    (buf = malloc((size_t)n + 1)) != NULL) {
+		*len = fread(buf, 1, (size_t)n, f);
+		buf[*len] = '\0';
+	}
+	fclose(f);
+	return buf;
+}
+
 #endif

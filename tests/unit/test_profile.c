@@ -74,33 +74,12 @@ load(struct pf_template **t, const char *xml, int force)
 	return pf_template_load(t, "t.plist", xml, strlen(xml), force, NULL);
 }
 
-static char *
-slurp(const char *rel, size_t *len)
-{
-	const char *top = getenv("PROFACTORY_TOP");
-	char path[4096];
-	FILE *f;
-	char *buf = NULL;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", top != NULL ? top : ".", rel);
-	if ((f = fopen(path, "rb")) == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
-		*len = fread(buf, 1, (size_t)n, f);
-		buf[*len] = '\0';
-	}
-	fclose(f);
-	return buf;
-}
-
 static struct pf_error *
 load_file(struct pf_template **t, const char *rel)
 {
 	struct pf_error *err;
 	size_t len = 0;
-	char *xml = slurp(rel, &len);
+	char *xml = t_slurp(rel, &len);
 
 	if (xml == NULL)
 		return pf_error_fmt(PF_EX_NOINPUT, "%s: cannot read", rel);

@@ -37,28 +37,6 @@ load(struct pf_template **t, const char *xml, int force, struct warns *w)
 	    w != NULL ? &pw : NULL);
 }
 
-/* Read a file under $PROFACTORY_TOP (or "."); NULL if it cannot. */
-static char *
-slurp(const char *rel, size_t *len)
-{
-	const char *top = getenv("PROFACTORY_TOP");
-	char path[4096];
-	FILE *f;
-	char *buf = NULL;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", top != NULL ? top : ".", rel);
-	if ((f = fopen(path, "rb")) == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
-		*len = fread(buf, 1, (size_t)n, f);
-		buf[*len] = '\0';
-	}
-	fclose(f);
-	return buf;
-}
-
 #define XHEAD	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"		\
 	"<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" "	\
 	"\"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n"		\
@@ -126,7 +104,7 @@ test_example_templates(void)
 	char *xml;
 
 	for (i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
-		xml = slurp(ex[i].file, &len);
+		xml = t_slurp(ex[i].file, &len);
 		T_REQUIRE(xml != NULL);
 		memset(&w, 0, sizeof(w));
 		pw.fn = collect;
