@@ -371,16 +371,17 @@ pf_outdir_open_current(struct pf_outdir *od)
 
 struct pf_error *
 pf_outdir_publish(struct pf_outdir *od, int dirfd, const char *path,
-    const char *name, int only_if_missing)
+    const char *name, int only_if_missing, const struct stat *known)
 {
 	const char *tmp = PF_TMP_PREFIX "current";
-
 	struct stat src, cur;
 
 	if (od->curfd == -1)
 		return NULL;
 	if (only_if_missing == 1) {
-		if (fstatat(dirfd, path, &src, 0) == -1)
+		if (known != NULL)
+			src = *known;
+		else if (fstatat(dirfd, path, &src, 0) == -1)
 			return NULL;	/* gone: the next run reissues it */
 		if (fstatat(od->curfd, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    cur.st_dev == src.st_dev && cur.st_ino == src.st_ino)

@@ -9,6 +9,7 @@
 #define PF_OUTDIR_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "error.h"
 
@@ -74,9 +75,11 @@ struct pf_error *pf_outdir_open_current(struct pf_outdir *od);
  * name that already is that file is left alone (and a missing source is
  * no error); with -1 the name is expected to be free (a first issue) and
  * is linked directly, falling back to a replacement when it is taken.
+ * src, when not NULL, is what stat(2) said of path a moment ago.
  */
 struct pf_error *pf_outdir_publish(struct pf_outdir *od, int dirfd,
-    const char *path, const char *name, int only_if_missing);
+    const char *path, const char *name, int only_if_missing,
+    const struct stat *src);
 /* Remove name from OUT/current/ (no error if absent). */
 void pf_outdir_unpublish(struct pf_outdir *od, const char *name);
 

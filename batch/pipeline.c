@@ -68,6 +68,7 @@ struct job {
 	char attrs_sha[PF_SHA256_HEX];
 	int has_cur;			/* cur is the current profile */
 	struct pf_current cur;		/* owned */
+	struct stat cur_st;		/* cur's file, when found intact */
 	/* Filled by a worker: */
 	uint8_t *out;			/* malloc'd file bytes (wipe: they
 					 * hold the challenge) */
@@ -97,8 +98,6 @@ struct run {
 	long long total;		/* rows, from the first pass */
 	time_t now;
 	char *root;			/* malloc'd absolute output root */
-	struct pf_db *rdb;		/* owned: the reader's connection */
-	struct pf_store_lookup *lk;	/* owned, on rdb */
 	size_t *attr_order;		/* malloc'd: attribute columns by name */
 	size_t nattr;
 	char *tmpcsv;			/* malloc'd exported CSV, or NULL */
@@ -437,6 +436,10 @@ first_pass(struct run *r, int *nproblems)
 		if (row == NULL)
 			break;
 		r->total++;
+		/* Without --strict the row checks wait for the second pass;
+		 * this one finds what is wrong with the file as a whole. */
+		if (!r->o->strict)
+			continue;
 		if ((err = check_row(r, row, pairs, &np, rowprob,
 		    sizeof(rowprob))) != NULL)
 			goto done;
@@ -524,40 +527,41 @@ decide(struct run *r, struct job *j)
  * no change.
  */
 static struct pf_error *
-row_attrs(struct run *r, const struct pf_csv_row *row, struct pf_buf *b,
-    char sha[PF_SHA256_HEX])
+row_attrs(struct run *r, struct job *j)
 {
 	struct pf_error *err;
+	struct pf_buf b = { 0 };
 	size_t i, n = 0;
 
-	pf_buf_reset(b);
-	if ((err = pf_buf_addstr(b, "{")) != NULL)
-		return err;
+	if ((err = pf_buf_addstr(&b, "{")) != NULL)
+		goto done;
 	for (i = 0; i < r->nattr; i++) {
 		size_t c = r->attr_order[i];
 
-		if (c >= row->nfields || row->lens[c] == 0)
+		if (j->values[c][0] == '\0')
 			continue;
-		if ((err = pf_buf_addstr(b, n++ ? ", " : "")) != NULL ||
-		    (err = pf_buf_json_str(b, r->names[c],
+		if ((err = pf_buf_addstr(&b, n++ ? ", " : "")) != NULL ||
+		    (err = pf_buf_json_str(&b, r->names[c],
 		    strlen(r->names[c]))) != NULL ||
-		    (err = pf_buf_addstr(b, ": ")) != NULL ||
-		    (err = pf_buf_json_str(b, row->fields[c],
-		    row->lens[c])) != NULL)
-			return err;
+		    (err = pf_buf_addstr(&b, ": ")) != NULL ||
+		    (err = pf_buf_json_str(&b, j->values[c],
+		    strlen(j->values[c]))) != NULL)
+			goto done;
 	}
-	if ((err = pf_buf_addstr(b, "}")) != NULL)
-		return err;
-	pf_sha256_hex(b->data, b->len, sha);
-	return NULL;
+	if ((err = pf_buf_addstr(&b, "}")) != NULL)
+		goto done;
+	pf_sha256_hex(b.data, b.len, j->attrs_sha);
+	j->attrs = b.data;
+	b.data = NULL;
+done:
+	pf_buf_free(&b);
+	return err;
 }
 
 static struct pf_error *
 job_fill(struct run *r, struct job *j, const struct pf_csv_row *row,
-    const struct pair *pr, const struct pf_buf *attrs,
-    const char *attrs_sha)
+    const struct pair *pr)
 {
-	struct pf_error *err;
 	size_t i, total = 0, ncopy;
 	char *p;
 
@@ -575,15 +579,7 @@ job_fill(struct run *r, struct job *j, const struct pf_csv_row *row,
 		return (j->error = pf_strdup(pr->problem)) ? NULL :
 		    pf_error_nomem();
 	}
-	if ((j->attrs = pf_strdup(attrs->data)) == NULL)
-		return pf_error_nomem();
-	memcpy(j->attrs_sha, attrs_sha, sizeof(j->attrs_sha));
-	if ((err = pf_store_current(r->lk, j->user, j->te->name, &j->cur,
-	    &j->has_cur)) != NULL)
-		return err;
-	decide(r, j);
-	if (j->action != ACT_ISSUE && j->action != ACT_CHECK)
-		return NULL;
+	j->action = ACT_CHECK;		/* settled by a worker: decide() */
 	ncopy = r->ncols;
 	for (i = 0; i < ncopy; i++)
 		total += row->lens[i] + 1;
@@ -605,8 +601,7 @@ reader(struct run *r)
 	struct pf_error *err = NULL;
 	struct pf_csv_row *row;
 	struct pair pairs[MAX_TEMPLATES_PER_ROW];
-	struct pf_buf attrs = { 0 };
-	char rowprob[512], sha[PF_SHA256_HEX];
+	char rowprob[512];
 	size_t np, i;
 
 	for (;;) {
@@ -616,9 +611,6 @@ reader(struct run *r)
 			goto done;
 		if ((err = check_row(r, row, pairs, &np, rowprob,
 		    sizeof(rowprob))) != NULL)
-			goto done;
-		if (rowprob[0] == '\0' && (err = row_attrs(r, row, &attrs,
-		    sha)) != NULL)
 			goto done;
 		for (i = 0; i < np; i++) {
 			struct job *j;
@@ -636,8 +628,7 @@ reader(struct run *r)
 
 			/* The slot is free and only the reader fills it. */
 			j->seq = r->next_fill;
-			if ((err = job_fill(r, j, row, &pairs[i], &attrs,
-			    sha)) != NULL) {
+			if ((err = job_fill(r, j, row, &pairs[i])) != NULL) {
 				job_clear(j);
 				goto done;
 			}
@@ -649,17 +640,15 @@ reader(struct run *r)
 		}
 	}
 done:
-	pf_buf_free(&attrs);
 	return err;
 }
 
 /* 1 if the current profile's file exists with its recorded size and
  * digest. */
 static int
-file_intact(const struct pf_current *c)
+file_intact(const struct pf_current *c, struct stat *st)
 {
 	char path[4096], sha[PF_SHA256_HEX];
-	struct stat sb;
 	uint8_t *buf;
 	ssize_t n;
 	int fd, ok = 0;
@@ -669,8 +658,8 @@ file_intact(const struct pf_current *c)
 		return 0;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		return 0;
-	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    sb.st_size == c->bytes && c->bytes <= 64 * 1024 * 1024 &&
+	if (fstat(fd, st) == 0 && S_ISREG(st->st_mode) &&
+	    st->st_size == c->bytes && c->bytes <= 64 * 1024 * 1024 &&
 	    (buf = malloc((size_t)c->bytes + 1)) != NULL) {
 		n = read(fd, buf, (size_t)c->bytes + 1);
 		if (n == c->bytes) {
@@ -687,14 +676,22 @@ file_intact(const struct pf_current *c)
 /* Build, sign and hash one profile.  Problems with the user's data fail
  * the row (j->error); anything else is fatal. */
 static struct pf_error *
-work(struct run *r, struct pf_sign_ctx *sc, struct job *j)
+work(struct run *r, struct pf_sign_ctx *sc, struct pf_store_lookup *lk,
+    struct job *j)
 {
 	struct pf_error *err = NULL;
 	struct pf_profile_vars v;
 	char chal[PF_CHALLENGE_LEN + 1] = "";
 
+	if ((err = row_attrs(r, j)) != NULL ||
+	    (err = pf_store_current(lk, j->user, j->te->name, &j->cur,
+	    &j->has_cur)) != NULL)
+		return err;
+	decide(r, j);
+	if (j->action == ACT_REVOKED)
+		return NULL;
 	if (j->action == ACT_CHECK) {
-		if (file_intact(&j->cur)) {
+		if (file_intact(&j->cur, &j->cur_st)) {
 			j->action = ACT_UNCHANGED;
 			return NULL;
 		}
@@ -752,12 +749,20 @@ worker(void *arg)
 {
 	struct run *r = ((struct worker_arg *)arg)->r;
 	struct pf_sign_ctx *sc = NULL;
+	struct pf_store_lookup *lk = NULL;
+	struct pf_db *rdb = NULL;
 	struct pf_error *err;
+	unsigned long done = 0;
 
-	if (r->o->signer != NULL &&
-	    (err = pf_sign_ctx_new(&sc, r->o->signer)) != NULL) {
+	/* Each worker looks up current profiles on its own connection, in
+	 * one read transaction. */
+	if ((err = pf_db_open(&rdb, r->db->path, 0)) != NULL ||
+	    (err = pf_store_lookup_new(&lk, rdb)) != NULL ||
+	    (err = pf_db_exec(rdb, "BEGIN")) != NULL ||
+	    (r->o->signer != NULL &&
+	    (err = pf_sign_ctx_new(&sc, r->o->signer)) != NULL)) {
 		set_fatal(r, err);
-		return NULL;
+		goto out;
 	}
 	for (;;) {
 		struct job *j;
@@ -773,8 +778,11 @@ worker(void *arg)
 		j->state = SLOT_BUSY;
 		pthread_mutex_unlock(&r->mu);
 
-		err = j->action == ACT_ISSUE || j->action == ACT_CHECK ?
-		    work(r, sc, j) : NULL;
+		err = j->action != ACT_FAIL ? work(r, sc, lk, j) : NULL;
+		/* A fresh snapshot now and then lets SQLite checkpoint the
+		 * writer's log. */
+		if (err == NULL && ++done % 4096 == 0)
+			err = pf_db_exec(rdb, "COMMIT; BEGIN");
 
 		pthread_mutex_lock(&r->mu);
 		j->state = SLOT_DONE;
@@ -786,7 +794,10 @@ worker(void *arg)
 			break;
 		}
 	}
+out:
 	pf_sign_ctx_free(sc);
+	pf_store_lookup_free(lk);
+	pf_db_close(rdb);
 	return NULL;
 }
 
@@ -896,14 +907,14 @@ publish(struct run *r, struct job **batch, size_t n)
 			if (j->has_cur && strcmp(j->cur.file, j->file) != 0)
 				pf_outdir_unpublish(r->od, j->cur.file);
 			if ((err = pf_outdir_publish(r->od, r->od->runfd,
-			    j->file, j->file, j->has_cur ? 0 : -1)) != NULL)
+			    j->file, j->file, j->has_cur ? 0 : -1, NULL)) != NULL)
 				return err;
 			break;
 		case ACT_UNCHANGED:
 			snprintf(path, sizeof(path), "%s/%s/%s",
 			    j->cur.out_dir, j->cur.run, j->cur.file);
 			if ((err = pf_outdir_publish(r->od, AT_FDCWD, path,
-			    j->cur.file, 1)) != NULL)
+			    j->cur.file, 1, &j->cur_st)) != NULL)
 				return err;
 			break;
 		case ACT_REVOKED:
@@ -1315,12 +1326,6 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		goto done;
 	if ((err = first_pass(&r, &res->n_problems)) != NULL)
 		goto done;
-	/* The reader's lookups share one read transaction: one snapshot,
-	 * no lock per statement. */
-	if ((err = pf_db_open(&r.rdb, db->path, 0)) != NULL ||
-	    (err = pf_store_lookup_new(&r.lk, r.rdb)) != NULL ||
-	    (err = pf_db_exec(r.rdb, "BEGIN")) != NULL)
-		goto done;
 
 	if (!o->dry_run) {
 		if ((err = pf_store_run_unfinished(db, recover_one, &r)) !=
@@ -1456,8 +1461,6 @@ done:
 	tmpl_free_all(r.templates);
 	keyset_clear(&r.keys);
 	pf_csv_close(r.csv);
-	pf_store_lookup_free(r.lk);
-	pf_db_close(r.rdb);
 	free(r.attr_order);
 	free(r.root);
 	if (r.tmpcsv != NULL) {
