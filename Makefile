@@ -3,6 +3,7 @@
 #   make test       install missing packages, build, run every test
 #   make demo       install missing packages, build, run a batch on a demo PKI
 #   make SANITIZE=address,undefined test   the same under ASan + UBSan
+#   make fuzz FUZZ_SECONDS=60   libFuzzer targets (clang), each for a set time
 #   make install PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
@@ -80,6 +81,43 @@ bench:
 	@scripts/install-deps
 	@$(MAKE) --no-print-directory all
 	@scripts/bench
+
+# make fuzz: libFuzzer targets (tests/fuzz/, clang only), each run for
+# FUZZ_SECONDS on a copy of its seed corpus; fails if a target crashes.
+# Built apart in build/fuzz/, never by "make" or "make test".
+FUZZ_CC		?= clang
+FUZZ_SECONDS	?= 60
+FUZZ_DIR	= build/fuzz
+FUZZ_TARGETS	= csv template csr
+FUZZ_BINS	= $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+# the modules the targets exercise, and what they call
+FUZZ_MODS	= csvin template profile csr util error
+FUZZ_OBJS	= $(FUZZ_MODS:%=$(FUZZ_DIR)/obj/%.o)
+FUZZ_CPPFLAGS	= -D_GNU_SOURCE -Ibatch
+FUZZ_CFLAGS	= -std=c11 -g -O1 $(WARN) -fno-omit-frame-pointer \
+		  -fsanitize=address,undefined -fno-sanitize-recover=all \
+		  -pthread $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# fuzz_csv cuts the reader's read() calls short (see fuzz_csv.c)
+$(FUZZ_DIR)/fuzz_csv: FUZZ_LDEXTRA = -Wl,--wrap=read
+
+fuzz:
+	@tests/fuzz/need-clang $(FUZZ_CC)
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@tests/fuzz/run $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+$(FUZZ_DIR)/obj/%.o: batch/%.c $(HDRS) | $(FUZZ_DIR)/obj
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+	    -c -o $@ $<
+
+$(FUZZ_DIR)/libpf.a: $(FUZZ_OBJS)
+	rm -f $@ && ar rcs $@ $(FUZZ_OBJS)
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libpf.a $(HDRS)
+	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
+	    -o $@ $< $(FUZZ_DIR)/libpf.a $(FUZZ_LDEXTRA) $(LDLIBS)
+
+$(FUZZ_DIR)/obj:
+	mkdir -p $@
 
 install: $(BUILD)/profactory
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
