@@ -85,8 +85,10 @@ open_tmp(struct pf_outdir *od, const char *name)
 	return fp;
 }
 
-int
-pf_csv_cell(FILE *fp, const char *s)
+/* Write s as one CSV cell: quoted when needed, a leading = + - @ TAB CR
+ * neutralised with a leading apostrophe. */
+static int
+csv_cell(FILE *fp, const char *s)
 {
 	size_t n;
 
@@ -187,7 +189,7 @@ pf_manifest_add(struct pf_manifest *m, const struct pf_manifest_row *r)
 	cells[11] = r->error;
 	for (i = 0; i < 12; i++) {
 		if ((i > 0 && fputc(',', m->csv) == EOF) ||
-		    pf_csv_cell(m->csv, clean_text(&m->clean, cells[i], 1)) ==
+		    csv_cell(m->csv, clean_text(&m->clean, cells[i], 1)) ==
 		    -1)
 			goto ioerr;
 	}

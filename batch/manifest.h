@@ -53,8 +53,4 @@ struct pf_error *pf_manifest_finish(struct pf_manifest *m,
 /* Close and remove the temporary files (NULL-safe). */
 void pf_manifest_abort(struct pf_manifest *m);
 
-/* Write s as one CSV cell: quoted when needed, a leading = + - @ TAB CR
- * neutralised with a leading apostrophe. */
-int pf_csv_cell(FILE *fp, const char *s);
-
 #endif

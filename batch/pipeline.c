@@ -419,7 +419,7 @@ trial_fill(struct run *r, const struct pf_csv_row *row, struct pair *pr)
 /* First pass: structure of the whole file, row count, and with strict the
  * row problems, before anything is written. */
 static struct pf_error *
-first_pass(struct run *r, int *nproblems)
+first_pass(struct run *r)
 {
 	struct pf_error *err = NULL;
 	struct pf_csv_row *row;
@@ -427,9 +427,8 @@ first_pass(struct run *r, int *nproblems)
 	struct pf_buf msg = { 0 };
 	char rowprob[512];
 	size_t np, i;
-	int shown = 0;
+	int shown = 0, nproblems = 0;
 
-	*nproblems = 0;
 	for (;;) {
 		if ((err = pf_csv_next(r->csv, &row)) != NULL)
 			goto done;
@@ -448,8 +447,8 @@ first_pass(struct run *r, int *nproblems)
 				trial_fill(r, row, &pairs[i]);
 			if (pairs[i].problem[0] == '\0')
 				continue;
-			(*nproblems)++;
-			if (!r->o->strict || shown++ >= MAX_PROBLEMS_SHOWN)
+			nproblems++;
+			if (shown++ >= MAX_PROBLEMS_SHOWN)
 				continue;
 			if ((err = pf_buf_printf(&msg, "%s%s:%ld: %s",
 			    msg.len ? "\n" : "", pf_csv_path(r->csv), row->line,
@@ -457,10 +456,10 @@ first_pass(struct run *r, int *nproblems)
 				goto done;
 		}
 	}
-	if (r->o->strict && *nproblems > 0) {
+	if (nproblems > 0) {
 		err = pf_error_fmt(PF_EX_DATAERR, "%s%s%d problem%s, nothing "
 		    "written (--strict)", msg.data, msg.len ? "\n" : "",
-		    *nproblems, *nproblems == 1 ? "" : "s");
+		    nproblems, nproblems == 1 ? "" : "s");
 		goto done;
 	}
 	err = pf_csv_rewind(r->csv);
@@ -1107,7 +1106,6 @@ recover_one(void *arg, const struct pf_run_rec *old)
 			close(fd);
 	}
 	pf_outdir_close(od);
-	memset(&upd, 0, sizeof(upd));
 	upd = *old;
 	snprintf(upd.status, sizeof(upd.status), "interrupted");
 	upd.finished_at = time(NULL);
@@ -1324,7 +1322,7 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	}
 	if ((err = attr_order(&r)) != NULL)
 		goto done;
-	if ((err = first_pass(&r, &res->n_problems)) != NULL)
+	if ((err = first_pass(&r)) != NULL)
 		goto done;
 
 	if (!o->dry_run) {

@@ -40,7 +40,6 @@ struct pf_run_opts {
 struct pf_run_result {
 	struct pf_run_rec run;	/* name, status, counts; strings owned */
 	char dir[4096];		/* the run directory */
-	int n_problems;		/* row problems found (also in strict) */
 };
 
 /*

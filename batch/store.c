@@ -327,30 +327,6 @@ run_from_row(sqlite3_stmt *st, struct pf_run_rec *r)
 	return err;
 }
 
-struct pf_error *
-pf_store_run_get(struct pf_db *db, const char *ident, struct pf_run_rec *out)
-{
-	sqlite3_stmt *st = NULL;
-	struct pf_error *err;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	if ((err = pf_db_prepare(db, &st, "SELECT " RUN_COLS " FROM runs "
-	    "WHERE name = ?1 OR CAST(id AS TEXT) = ?1 OR (?1 = 'latest' AND "
-	    "id = (SELECT max(id) FROM runs WHERE status = 'done'))")) != NULL)
-		return err;
-	sqlite3_bind_text(st, 1, ident, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		err = run_from_row(st, out);
-	else if (rc == SQLITE_DONE)
-		err = pf_error_fmt(PF_EX_USAGE, "run \"%s\" not found", ident);
-	else
-		err = pf_db_error(db, "read run");
-	sqlite3_finalize(st);
-	return err;
-}
-
 static struct pf_error *
 run_iter(struct pf_db *db, const char *sql,
     struct pf_error *(*fn)(void *, const struct pf_run_rec *), void *arg)

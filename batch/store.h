@@ -71,9 +71,6 @@ struct pf_error *pf_store_run_finish(struct pf_db *db,
 /* 1 if a run with this name exists. */
 struct pf_error *pf_store_run_exists(struct pf_db *db, const char *name,
     int *exists);
-/* A run by name or by numeric id. */
-struct pf_error *pf_store_run_get(struct pf_db *db, const char *ident,
-    struct pf_run_rec *out);
 /* Calls fn for every run, oldest first. */
 struct pf_error *pf_store_run_list(struct pf_db *db,
     struct pf_error *(*fn)(void *arg, const struct pf_run_rec *r), void *arg);

@@ -3,9 +3,7 @@
 
     check.py CASE EXPECT CSV RUNDIR ROOT.pem
 
-Prints "ok - CASE: ..." / "not ok - CASE: ..." lines.  A check that a
-"known ID TEXT" line of EXPECT names prints "# known bug ID: ..." instead
-of "not ok" (unless PF_HOSTILE_STRICT=1), and says so when it passes.
+Prints "ok - CASE: ..." / "not ok - CASE: ..." lines.
 
 Besides the expectations (rows, row, file, roundtrip), every run is held
 to the same rules:
@@ -41,12 +39,10 @@ FIELDS = ("line", "user", "template", "template_version", "status", "file",
 SCEP = "com.apple.security.scep"
 
 results = []
-strict_known = os.environ.get("PF_HOSTILE_STRICT") == "1"
 
 
 def parse_expect(path):
-    exp = {"rows": None, "row": [], "file": [], "roundtrip": False,
-           "known": {}}
+    exp = {"rows": None, "row": [], "file": [], "roundtrip": False}
     with open(path, encoding="utf-8") as f:
         for raw in f:
             line = raw.rstrip("\n")
@@ -62,9 +58,6 @@ def parse_expect(path):
                 exp["file"].append((int(ln), name))
             elif word == "roundtrip":
                 exp["roundtrip"] = True
-            elif word == "known":
-                kid, _, text = rest.partition(" ")
-                exp["known"][kid] = text
     return exp
 
 
@@ -72,16 +65,9 @@ def main():
     case, expect, csv_path, rundir, root = sys.argv[1:6]
     exp = parse_expect(expect)
 
-    def check(cond, name, detail="", known=None):
-        if cond and known in exp["known"]:
+    def check(cond, name, detail=""):
+        if cond:
             print("ok - %s: %s" % (case, name))
-            print("# known bug %s seems fixed: remove its line from %s"
-                  % (known, expect))
-        elif cond:
-            print("ok - %s: %s" % (case, name))
-        elif known in exp["known"] and not strict_known:
-            print("# known bug %s: %s: %s (%s)" % (known, case, name,
-                                                  exp["known"][known]))
         else:
             if len(detail) > 300:
                 detail = detail[:300] + "..."
@@ -102,8 +88,7 @@ def main():
             good = True
         except UnicodeDecodeError as e:
             good, why = False, str(e)
-        check(good, "%s is UTF-8" % what, "" if good else why,
-              known="manifest-utf8")
+        check(good, "%s is UTF-8" % what, "" if good else why)
     try:
         doc = json.loads(raw_json.decode("utf-8", "surrogateescape"))
         check(True, "manifest.json parses")

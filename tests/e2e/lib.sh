@@ -1,4 +1,5 @@
-# Helpers for the end-to-end tests; sourced by tests/e2e/t_*.sh.
+# Helpers for the end-to-end tests; sourced by tests/e2e/t_*.sh.  Their
+# variables start with an underscore, so callers' names are left alone.
 # Each check prints "ok - NAME" or "not ok - NAME".  The temporary
 # directory is kept when anything failed, and its path printed.
 set -u
@@ -17,23 +18,23 @@ not_ok() {
 
 # check NAME CMD...: passes when CMD exits 0.
 check() {
-	name=$1
+	_c_name=$1
 	shift
-	if "$@"; then ok "$name"; else not_ok "$name"; fi
+	if "$@"; then ok "$_c_name"; else not_ok "$_c_name"; fi
 }
 
 # expect_status WANT NAME CMD...: passes when CMD exits exactly WANT.
 # Output goes to $T/last.out and $T/last.err.
 expect_status() {
-	want=$1
-	name=$2
+	_es_want=$1
+	_es_name=$2
 	shift 2
 	"$@" >"$T/last.out" 2>"$T/last.err"
-	got=$?
-	if [ "$got" -eq "$want" ]; then
-		ok "$name"
+	_es_got=$?
+	if [ "$_es_got" -eq "$_es_want" ]; then
+		ok "$_es_name"
 	else
-		not_ok "$name (exit $got, want $want)"
+		not_ok "$_es_name (exit $_es_got, want $_es_want)"
 		sed 's/^/#   stderr: /' "$T/last.err" | head -n 20
 	fi
 }
