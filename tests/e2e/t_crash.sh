@@ -101,6 +101,9 @@ killrun() {
 	    "$PF" run --csv users.csv --out out $S \
 	    >"$T/kill.out" 2>"$T/kill.err" </dev/null
 	krc=$?
+	# timeout(1) says 124 when its timer fired (the run was killed), and
+	# sometimes 137, the killed run's own status: both are a kill.
+	[ "$krc" -eq 124 ] && krc=137
 	case $krc in
 	137) nkilled=$((nkilled + 1)) ;;
 	0) nfinished=$((nfinished + 1)) ;;
