@@ -232,12 +232,33 @@ pf_safe_name(const char *key, const char *tmpl, const char *ext, char *buf,
 	buf[o] = '\0';
 }
 
+/* write(2) all of data; -1 with errno on error. */
+static int
+write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
 struct pf_error *
 pf_outdir_write_tmp(struct pf_outdir *od, const void *data, size_t len,
     char *tmpname, size_t tmplen)
 {
 	static unsigned long counter;
-	const char *p = data;
 	int fd = -1, tries;
 
 	for (tries = 0; tries < 100; tries++) {
@@ -251,21 +272,13 @@ pf_outdir_write_tmp(struct pf_outdir *od, const void *data, size_t len,
 	if (fd == -1)
 		return pf_error_errno(PF_EX_CANTCREAT, "%s/%s/%s", od->root,
 		    od->run, tmpname);
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
+	if (write_all(fd, data, len) == -1) {
+		struct pf_error *err = pf_error_errno(PF_EX_IOERR,
+		    "write %s/%s/%s", od->root, od->run, tmpname);
 
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			struct pf_error *err = pf_error_errno(PF_EX_IOERR,
-			    "write %s/%s/%s", od->root, od->run, tmpname);
-
-			close(fd);
-			unlinkat(od->runfd, tmpname, 0);
-			return err;
-		}
-		p += w;
-		len -= (size_t)w;
+		close(fd);
+		unlinkat(od->runfd, tmpname, 0);
+		return err;
 	}
 	if (close(fd) == -1) {
 		struct pf_error *err = pf_error_errno(PF_EX_IOERR,
@@ -275,6 +288,96 @@ pf_outdir_write_tmp(struct pf_outdir *od, const void *data, size_t len,
 		return err;
 	}
 	return NULL;
+}
+
+enum { ANON_NONE, ANON_EMPTY_PATH, ANON_PROC };
+
+/* linkat(2) of an open unnamed file, the way the probe found to work. */
+static int
+link_anon(struct pf_outdir *od, int fd, const char *name)
+{
+	char proc[64];
+
+	if (od->anon == ANON_EMPTY_PATH)
+		return linkat(fd, "", od->runfd, name, AT_EMPTY_PATH);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, od->runfd, name, AT_SYMLINK_FOLLOW);
+}
+
+struct pf_error *
+pf_outdir_anon_probe(struct pf_outdir *od, int *ok)
+{
+	char name[64];
+	int fd, m;
+
+	*ok = 0;
+	od->anon = ANON_NONE;
+	fd = openat(od->runfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return NULL;	/* not supported here: named temporaries */
+	snprintf(name, sizeof(name), PF_TMP_PREFIX "probe-%ld",
+	    (long)getpid());
+	for (m = ANON_EMPTY_PATH; m <= ANON_PROC; m++) {
+		od->anon = m;
+		unlinkat(od->runfd, name, 0);
+		if (link_anon(od, fd, name) == 0) {
+			unlinkat(od->runfd, name, 0);
+			*ok = 1;
+			break;
+		}
+		od->anon = ANON_NONE;
+	}
+	close(fd);
+	return NULL;
+}
+
+struct pf_error *
+pf_outdir_write_anon(struct pf_outdir *od, const void *data, size_t len,
+    const char *what, int *fdp)
+{
+	struct pf_error *err;
+	int fd;
+
+	*fdp = -1;
+	if ((fd = openat(od->runfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC,
+	    0600)) == -1)
+		return pf_error_errno(errno == ENOSPC || errno == EDQUOT ?
+		    PF_EX_IOERR : PF_EX_CANTCREAT, "%s/%s/%s", od->root,
+		    od->run, what);
+	if (write_all(fd, data, len) == -1) {
+		err = pf_error_errno(PF_EX_IOERR, "write %s/%s/%s", od->root,
+		    od->run, what);
+		close(fd);
+		return err;
+	}
+	*fdp = fd;
+	return NULL;
+}
+
+struct pf_error *
+pf_outdir_link_anon(struct pf_outdir *od, int fd, const char *want,
+    char *final, size_t finallen)
+{
+	const char *dot;
+	size_t stem;
+	int i;
+
+	dot = strchr(want, '.');
+	stem = dot ? (size_t)(dot - want) : strlen(want);
+	snprintf(final, finallen, "%s", want);
+	for (i = 2; i < 10000; i++) {
+		if (link_anon(od, fd, final) == 0)
+			return NULL;
+		if (errno != EEXIST)
+			return pf_error_errno(errno == ENOSPC ||
+			    errno == EDQUOT ? PF_EX_IOERR : PF_EX_CANTCREAT,
+			    "%s/%s/%s", od->root, od->run, final);
+		snprintf(final, finallen, "%.*s~%d%s", (int)stem, want, i,
+		    dot ? dot : "");
+	}
+	final[0] = '\0';
+	return pf_error_fmt(PF_EX_CANTCREAT, "%s/%s/%s: too many names "
+	    "alike", od->root, od->run, want);
 }
 
 struct pf_error *

@@ -22,6 +22,8 @@ struct pf_outdir {
 	int curfd;		/* O_DIRECTORY fd of OUT/current, or -1 */
 	char *root;		/* malloc'd path of OUT as given */
 	char *run;		/* malloc'd run directory name, or NULL */
+	int anon;		/* how unnamed files get a name: 0 not
+				 * probed or unusable, ANON_* in outdir.c */
 };
 
 /* Open (creating with mode 0700 if needed, parents too) the output root.
@@ -59,6 +61,23 @@ struct pf_error *pf_outdir_write_tmp(struct pf_outdir *od, const void *data,
  * goes to final (at least PF_NAME_MAX + 16 bytes).
  */
 struct pf_error *pf_outdir_commit(struct pf_outdir *od, const char *tmpname,
+    const char *want, char *final, size_t finallen);
+
+/*
+ * Files written without a name first (O_TMPFILE): nothing is visible until
+ * pf_outdir_link_anon() gives the file its name, and a crash before that
+ * leaves nothing behind.  pf_outdir_anon_probe() tells whether the run
+ * directory's file system and the process allow it (*ok); when not, use
+ * pf_outdir_write_tmp() and pf_outdir_commit().
+ */
+struct pf_error *pf_outdir_anon_probe(struct pf_outdir *od, int *ok);
+/* Write data to a new unnamed file, mode 0600, not synced; *fd gets it.
+ * what names the file in errors (PF_EX_IOERR, PF_EX_CANTCREAT). */
+struct pf_error *pf_outdir_write_anon(struct pf_outdir *od, const void *data,
+    size_t len, const char *what, int *fd);
+/* Give the unnamed file fd the name want, or "NAME~2.EXT", ... when want
+ * is taken (see pf_outdir_commit); fd stays open. */
+struct pf_error *pf_outdir_link_anon(struct pf_outdir *od, int fd,
     const char *want, char *final, size_t finallen);
 
 /* Flush the file system holding the run directory (data and names). */

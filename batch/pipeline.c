@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,9 +78,13 @@ struct job {
 	int has_digest;
 	uint8_t digest[PF_SHA256_LEN];
 	struct pf_profile prof;		/* xml already wiped */
+	char want[PF_NAME_MAX + 1];	/* safe name for its file */
+	int has_fd;			/* fd: the unnamed file written */
+	int fd;
 	/* Filled by the writer: */
-	char tmp[64];
+	char tmp[64];			/* named temporary, not renamed yet */
 	char file[PF_NAME_MAX + 16];
+	int written;			/* file is this job's, in the run dir */
 };
 
 struct run {
@@ -101,6 +106,7 @@ struct run {
 	size_t *attr_order;		/* malloc'd: attribute columns by name */
 	size_t nattr;
 	char *tmpcsv;			/* malloc'd exported CSV, or NULL */
+	int anon;			/* workers write unnamed files */
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv_read, cv_work, cv_write;
@@ -483,6 +489,8 @@ job_clear(struct job *j)
 	}
 	pf_profile_clear(&j->prof);
 	pf_current_clear(&j->cur);
+	if (j->has_fd)
+		close(j->fd);
 	OPENSSL_cleanse(j->digest, sizeof(j->digest));
 	memset(j, 0, sizeof(*j));
 }
@@ -734,6 +742,19 @@ work(struct run *r, struct pf_sign_ctx *sc, struct pf_store_lookup *lk,
 	if (err != NULL)
 		goto done;
 	pf_sha256_hex(j->out, j->outlen, j->sha);
+	pf_safe_name(j->user, j->te->name, ".mobileconfig", j->want,
+	    sizeof(j->want));
+	if (r->anon && !r->o->dry_run) {
+		/* The file is written here, in parallel; the writer names
+		 * it, in order. */
+		if ((err = pf_outdir_write_anon(r->od, j->out, j->outlen,
+		    j->want, &j->fd)) != NULL)
+			goto done;
+		j->has_fd = 1;
+		OPENSSL_cleanse(j->out, j->outlen);
+		free(j->out);
+		j->out = NULL;
+	}
 done:
 	return err;
 }
@@ -924,13 +945,25 @@ publish(struct run *r, struct job **batch, size_t n)
 	return NULL;
 }
 
+/* Remove what a job that was not recorded wrote. */
+static void
+unwrite(struct run *r, struct job *j)
+{
+	if (j->tmp[0] != '\0')
+		unlinkat(r->od->runfd, j->tmp, 0);
+	else if (j->written)
+		unlinkat(r->od->runfd, j->file, 0);
+	j->tmp[0] = '\0';
+	j->written = 0;
+}
+
 /* Write the batch's files, sync them, record them, then the manifest
  * rows.  On error, files of the batch that were not recorded are removed. */
 static struct pf_error *
 flush(struct run *r, struct job **batch, size_t n)
 {
 	struct pf_error *err = NULL;
-	size_t i, renamed = 0;
+	size_t i;
 	int intx = 0, nnew = 0, committed = 0;
 
 	if (n == 0)
@@ -938,18 +971,17 @@ flush(struct run *r, struct job **batch, size_t n)
 	if (!r->o->dry_run) {
 		for (i = 0; i < n; i++) {
 			struct job *j = batch[i];
-			char want[PF_NAME_MAX + 1];
 
 			if (j->action != ACT_ISSUE)
 				continue;
-			pf_safe_name(j->user, j->te->name, ".mobileconfig",
-			    want, sizeof(want));
-			if ((err = pf_outdir_commit(r->od, j->tmp, want,
+			nnew++;
+			if (j->tmp[0] == '\0')
+				continue;	/* named already */
+			if ((err = pf_outdir_commit(r->od, j->tmp, j->want,
 			    j->file, sizeof(j->file))) != NULL)
 				goto done;
 			j->tmp[0] = '\0';
-			renamed = i + 1;
-			nnew++;
+			j->written = 1;
 		}
 		if ((nnew > 0 && (err = pf_outdir_sync(r->od)) != NULL) ||
 		    (err = pf_db_begin(r->db)) != NULL)
@@ -982,15 +1014,28 @@ done:
 	if (err != NULL) {
 		if (intx)
 			pf_db_rollback(r->db);
-		for (i = 0; i < n && !committed; i++) {
-			struct job *j = batch[i];
-
-			if (j->tmp[0] != '\0')
-				unlinkat(r->od->runfd, j->tmp, 0);
-			else if (i < renamed && j->file[0] != '\0')
-				unlinkat(r->od->runfd, j->file, 0);
-		}
+		for (i = 0; i < n && !committed; i++)
+			unwrite(r, batch[i]);
 	}
+	return err;
+}
+
+/* A new profile reaches the writer: the file a worker wrote gets its name
+ * now; or its bytes go to a named temporary, renamed by flush(). */
+static struct pf_error *
+take(struct run *r, struct job *j)
+{
+	struct pf_error *err;
+
+	if (!j->has_fd)
+		return pf_outdir_write_tmp(r->od, j->out, j->outlen, j->tmp,
+		    sizeof(j->tmp));
+	err = pf_outdir_link_anon(r->od, j->fd, j->want, j->file,
+	    sizeof(j->file));
+	close(j->fd);
+	j->has_fd = 0;
+	if (err == NULL)
+		j->written = 1;
 	return err;
 }
 
@@ -1026,8 +1071,7 @@ writer(void *arg)
 			break;
 		if (!last) {
 			if (j->action == ACT_ISSUE && !r->o->dry_run &&
-			    (err = pf_outdir_write_tmp(r->od, j->out,
-			    j->outlen, j->tmp, sizeof(j->tmp))) != NULL)
+			    (err = take(r, j)) != NULL)
 				break;
 			if (j->out != NULL) {
 				OPENSSL_cleanse(j->out, j->outlen);
@@ -1056,12 +1100,11 @@ writer(void *arg)
 		if (last)
 			break;
 	}
-	if (err != NULL) {
-		for (i = 0; i < n; i++)
-			if (batch[i]->tmp[0] != '\0')
-				unlinkat(r->od->runfd, batch[i]->tmp, 0);
+	/* Whatever stopped the run, files not recorded go. */
+	for (i = 0; i < n; i++)
+		unwrite(r, batch[i]);
+	if (err != NULL)
 		set_fatal(r, err);
-	}
 	return NULL;
 }
 
@@ -1216,6 +1259,36 @@ export_users(struct run *r)
 	return err;
 }
 
+/*
+ * Can workers write unnamed files (O_TMPFILE) that the writer names?  Up
+ * to a window of them are open at once, so the descriptor limit must
+ * allow that (it is raised to the hard limit if need be); otherwise the
+ * writer writes named temporaries itself.
+ */
+static struct pf_error *
+anon_setup(struct run *r)
+{
+	struct rlimit rl;
+	rlim_t need = PF_PIPE_WINDOW + 256;
+	int ok;
+
+	r->anon = 0;
+	if (getenv("PROFACTORY_NO_TMPFILE") != NULL)
+		return NULL;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return NULL;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+			return NULL;
+		rl.rlim_cur = need;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			return NULL;
+	}
+	pf_outdir_anon_probe(r->od, &ok);
+	r->anon = ok;
+	return NULL;
+}
+
 /* Pick a fresh run name and create its directory. */
 static struct pf_error *
 make_run_dir(struct run *r)
@@ -1347,6 +1420,8 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		if ((err = pf_store_run_begin(db, r.rec)) != NULL)
 			goto done;
 		recorded = 1;
+		if ((err = anon_setup(&r)) != NULL)
+			goto done;
 		pf_outdir_path(r.od, NULL, res->dir, sizeof(res->dir));
 		if ((err = pf_manifest_open(&r.man, r.od)) != NULL ||
 		    (err = pf_store_writer_new(&r.sw, db)) != NULL)

@@ -5,7 +5,8 @@
 # must hold.  Checked by crash_check.py with sqlite3 and the files alone.
 # Iterations alternate between a fresh database (kills during first issue)
 # and a changed CSV over the previous state (kills during reissue, which
-# supersedes challenges and replaces OUT/current/ links).
+# supersedes challenges and replaces OUT/current/ links); every fourth
+# one writes named temporaries instead of unnamed files.
 #
 # Iterations go on until PF_CRASH_KILLS (50) first kills landed before
 # their run ended (at most twice that many iterations).
@@ -125,6 +126,13 @@ while [ "$nlanded" -lt "$LANDED" ] && read -r i mode da db <&3; do
 	fi
 	mkcsv "i$i"
 	killed=""
+	# Every fourth iteration writes named temporaries, as where
+	# O_TMPFILE is missing.
+	if [ $((i % 4)) -eq 0 ]; then
+		export PROFACTORY_NO_TMPFILE=1
+	else
+		unset PROFACTORY_NO_TMPFILE
+	fi
 	killrun "$da"
 	[ "$krc" -eq 137 ] && nlanded=$((nlanded + 1))
 	if [ "$db" != - ]; then

@@ -1,6 +1,8 @@
 # The pipeline: a run far larger than the in-flight window gives the same
 # profiles in the same order with --jobs 1 and --jobs 4 (apart from
-# challenges, UUIDs and signatures).
+# challenges, UUIDs and signatures), and so does a run whose files are
+# written under named temporaries (PROFACTORY_NO_TMPFILE: as on a file
+# system without O_TMPFILE; "--jobs 2n" below).
 . "$(dirname "$0")/lib.sh"
 
 pki "$T/pki" ec
@@ -9,13 +11,26 @@ print("email,name,department,template")
 for i in range(3000):
     print(f"u{i:05d}@example.com,\"User {i}, <{i % 13}> & co\",D{i % 7},scep")
 PY
-for j in 1 4; do
+# clean_out DIR: no temporary file left, every profile mode 0600.
+clean_out() {
+	[ -z "$(find "$1" -name '.tmp-*')" ] &&
+	    [ -z "$(find "$1" -name '*.mobileconfig' ! -perm 600)" ]
+}
+for j in 1 4 2n; do
 	export PROFACTORY_DB="$T/pf$j.db"
 	"$PF" init >/dev/null
 	"$PF" template add scep "$TOP/templates/scep.plist" >/dev/null
-	expect_status 0 "run of 3000 users with --jobs $j" timeout 300 "$PF" run \
-	    --csv users.csv --out "out$j" --jobs "$j" $(signer_args "$T/pki")
+	case $j in
+	*n) export PROFACTORY_NO_TMPFILE=1 ;;
+	*) unset PROFACTORY_NO_TMPFILE ;;
+	esac
+	expect_status 0 "run of 3000 users with --jobs $j" timeout 300 \
+	    "$PF" run --csv users.csv --out "out$j" --jobs "${j%n}" \
+	    $(signer_args "$T/pki")
+	check "--jobs $j: no temporary file left, every profile 0600" \
+	    clean_out "out$j"
 done
+unset PROFACTORY_NO_TMPFILE
 check "every user issued with --jobs 4" \
     [ "$(ls out4/latest/ | grep -c mobileconfig)" = 3000 ]
 cat > cmp.py <<'PY'
@@ -42,4 +57,5 @@ for r in ra:
 PY
 check "same manifest order and profile content with --jobs 1 and 4" \
     python3 cmp.py out1/latest out4/latest
+check "the same with named temporaries" python3 cmp.py out1/latest out2n/latest
 finish
