@@ -15,7 +15,7 @@ pf_challenge_new(char text[PF_CHALLENGE_LEN + 1],
 	uint8_t raw[PF_CHALLENGE_BYTES];
 	size_t i, o = 0;
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
+	if (!pf_random(raw, sizeof(raw)))
 		return pf_error_ssl(PF_EX_SOFTWARE, "random challenge");
 	/* 24 bytes = 8 groups of 3 bytes = 32 characters, no padding. */
 	for (i = 0; i < sizeof(raw); i += 3) {

@@ -391,15 +391,19 @@ pf_store_run_has_file(struct pf_db *db, long long run_id, const char *file,
 	return err;
 }
 
-enum { W_USER, W_PROFILE, W_CHALLENGE, W_SUPERSEDE_C, W_SUPERSEDE_P,
+enum { W_USER_FIND, W_USER, W_USER_UPDATE, W_PROFILE, W_CHALLENGE, W_SUPERSEDE_C, W_SUPERSEDE_P,
     W_BINDING, W_FAILURE, W_SEEN, W_N };
 
 static const char *const writer_sql[W_N] = {
+	/* (an upsert with RETURNING costs SQLite an ephemeral table per
+	 * call: find, then insert or update) */
+	[W_USER_FIND] = "SELECT id, attrs_sha256, last_run FROM users WHERE "
+	    "key = ?",
 	[W_USER] = "INSERT INTO users (key, attrs, attrs_sha256, first_run, "
 	    "last_run, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5, "
-	    "?5) ON CONFLICT (key) DO UPDATE SET attrs = excluded.attrs, "
-	    "attrs_sha256 = excluded.attrs_sha256, last_run = "
-	    "excluded.last_run, updated_at = excluded.updated_at RETURNING id",
+	    "?5)",
+	[W_USER_UPDATE] = "UPDATE users SET attrs = ?2, attrs_sha256 = ?3, "
+	    "last_run = ?4, updated_at = ?5 WHERE id = ?1",
 	[W_PROFILE] = "INSERT INTO profiles (run_id, user_id, template_id, "
 	    "status, file, sha256, bytes, payload_identifier, payload_uuid, "
 	    "attrs_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
@@ -466,6 +470,47 @@ pf_store_writer_free(struct pf_store_writer *w)
 	free(w);
 }
 
+/* Insert the user, or update its attributes and last run. */
+static struct pf_error *
+record_user(struct pf_store_writer *w, const struct pf_issue *is,
+    long long *user_id)
+{
+	struct pf_error *err;
+	sqlite3_stmt *st = w->st[W_USER_FIND];
+	int rc, same = 0;
+
+	*user_id = 0;
+	sqlite3_bind_text(st, 1, is->user, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *sha = (const char *)sqlite3_column_text(st, 1);
+
+		*user_id = sqlite3_column_int64(st, 0);
+		same = sha != NULL && strcmp(sha, is->attrs_sha256) == 0 &&
+		    sqlite3_column_int64(st, 2) == is->run_id;
+	} else if (rc != SQLITE_DONE) {
+		err = pf_db_error(w->db, "find user");
+		sqlite3_reset(st);
+		return err;
+	}
+	sqlite3_reset(st);
+	if (same)
+		return NULL;	/* another template of the same row */
+	st = w->st[*user_id != 0 ? W_USER_UPDATE : W_USER];
+	if (*user_id != 0)
+		sqlite3_bind_int64(st, 1, *user_id);
+	else
+		sqlite3_bind_text(st, 1, is->user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, is->attrs, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, is->attrs_sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, is->run_id);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)is->now);
+	if ((err = pf_db_step_done(w->db, st, "record user")) != NULL)
+		return err;
+	if (*user_id == 0)
+		*user_id = sqlite3_last_insert_rowid(w->db->h);
+	return NULL;
+}
+
 struct pf_error *
 pf_store_issue(struct pf_store_writer *w, const struct pf_issue *is,
     long long *challenge_id, int *reissued)
@@ -477,19 +522,7 @@ pf_store_issue(struct pf_store_writer *w, const struct pf_issue *is,
 
 	*challenge_id = 0;
 	*reissued = 0;
-	st = w->st[W_USER];
-	sqlite3_bind_text(st, 1, is->user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, is->attrs, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, is->attrs_sha256, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, is->run_id);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)is->now);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		err = pf_db_error(w->db, "record user");
-		sqlite3_reset(st);
-		return err;
-	}
-	user_id = sqlite3_column_int64(st, 0);
-	if ((err = pf_db_step_done(w->db, st, "record user")) != NULL)
+	if ((err = record_user(w, is, &user_id)) != NULL)
 		return err;
 
 	for (i = W_SUPERSEDE_C; is->had_current && i <= W_SUPERSEDE_P; i++) {

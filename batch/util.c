@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "util.h"
@@ -28,12 +29,24 @@ reserve(struct pf_buf *b, size_t n)
 	cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap *= 2;
-	p = realloc(b->data, cap);
-	if (p == NULL)
+	if (b->secret && b->data != NULL) {
+		/* no copy of a secret left behind in freed memory */
+		if ((p = malloc(cap)) == NULL)
+			return pf_error_nomem();
+		memcpy(p, b->data, b->len + 1);
+		OPENSSL_cleanse(b->data, b->cap);
+		free(b->data);
+	} else if ((p = realloc(b->data, cap)) == NULL)
 		return pf_error_nomem();
 	b->data = p;
 	b->cap = cap;
 	return NULL;
+}
+
+struct pf_error *
+pf_buf_reserve(struct pf_buf *b, size_t n)
+{
+	return reserve(b, n);
 }
 
 struct pf_error *
@@ -270,4 +283,39 @@ pf_strdup(const char *s)
 	if (p != NULL)
 		memcpy(p, s, n);
 	return p;
+}
+
+#define RANDOM_POOL	4096
+
+static _Thread_local struct {
+	unsigned char b[RANDOM_POOL];
+	size_t pos;		/* bytes before pos are used (and wiped) */
+	int filled;
+} pool;
+
+int
+pf_random(void *buf, size_t n)
+{
+	unsigned char *out = buf;
+	size_t k;
+
+	if (n > RANDOM_POOL / 4)
+		return RAND_bytes(out, (int)n) == 1;
+	while (n > 0) {
+		if (!pool.filled || pool.pos == RANDOM_POOL) {
+			if (RAND_bytes(pool.b, RANDOM_POOL) != 1)
+				return 0;
+			pool.pos = 0;
+			pool.filled = 1;
+		}
+		k = RANDOM_POOL - pool.pos;
+		if (k > n)
+			k = n;
+		memcpy(out, pool.b + pool.pos, k);
+		OPENSSL_cleanse(pool.b + pool.pos, k);
+		pool.pos += k;
+		out += k;
+		n -= k;
+	}
+	return 1;
 }

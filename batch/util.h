@@ -21,10 +21,14 @@ struct pf_buf {
 	size_t len;		/* bytes used, excluding the terminating NUL */
 	size_t cap;		/* bytes allocated */
 	size_t max;		/* ceiling for len; 0 means SIZE_MAX/2 */
+	int secret;		/* holds a secret: growing wipes the old
+				 * block (see also pf_buf_wipe) */
 };
 
 struct pf_error *pf_buf_add(struct pf_buf *b, const void *p, size_t n);
 struct pf_error *pf_buf_addstr(struct pf_buf *b, const char *s);
+/* Make room for n more bytes. */
+struct pf_error *pf_buf_reserve(struct pf_buf *b, size_t n);
 struct pf_error *pf_buf_printf(struct pf_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Append s as a JSON string literal, quotes included. */
@@ -39,6 +43,13 @@ void pf_hex(const uint8_t *p, size_t n, char *out);
 /* SHA-256 of n bytes. */
 void pf_sha256(const void *p, size_t n, uint8_t out[PF_SHA256_LEN]);
 void pf_sha256_hex(const void *p, size_t n, char out[PF_SHA256_HEX]);
+/*
+ * n random bytes from OpenSSL's CSPRNG (RAND_bytes), drawn ahead in 4 KiB
+ * blocks per thread: the generator's per-call cost dominates for the 16
+ * to 24 bytes a UUID or challenge takes.  Bytes handed out are wiped from
+ * the pool.  0 on failure.  Not for use across fork(2).
+ */
+int pf_random(void *buf, size_t n);
 
 /* Returns 1 if p[0..n) is well-formed UTF-8 (no overlongs, no surrogates,
  * nothing above U+10FFFF), else 0. */
