@@ -1,11 +1,19 @@
 /*
  * profile: fill a compiled template (template_impl.h) for one user.
  *
- * The fill walks the compiled tree once and builds a new libplist tree:
- * subtrees without placeholders are copied with plist_copy(), strings
- * with placeholders are concatenated from their segments, {{int:}} and
- * {{bool:}} become integer and boolean nodes.  libplist serialises the
- * result, so user values are always data, never markup.
+ * When a template is loaded, pf_profile_compile() has libplist write it
+ * out once with a marker in place of every value that varies (a string
+ * with placeholders, an {{int:}} or {{bool:}} node), and cuts that XML
+ * into literal pieces and holes.  Filling a profile is then copying the
+ * pieces and writing each hole's value: a string escaped as libplist
+ * escapes it (&, <, >; and CR as &#13;, which XML parsers would otherwise
+ * turn into LF), an integer or a boolean element.  User values are always
+ * data, never markup.
+ *
+ * pf_profile_build_tree() is the slow reference: it builds a libplist
+ * tree per profile (subtrees without placeholders copied, strings
+ * concatenated from their segments) and serialises it; tests check that
+ * both give the same bytes.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -120,7 +128,7 @@ make_uuids(struct fill *f)
 	/* one call: the RNG's per-call overhead dominates for 16 bytes */
 	if ((raw = malloc(16 * f->t->nlabels)) == NULL)
 		return pf_error_nomem();
-	if (RAND_bytes(raw, (int)(16 * f->t->nlabels)) != 1) {
+	if (!pf_random(raw, 16 * f->t->nlabels)) {
 		free(raw);
 		return pf_error_ssl(PF_EX_SOFTWARE, "RAND_bytes");
 	}
@@ -159,8 +167,10 @@ special(const struct fill *f, enum pf_seg_kind kind, const char **what)
 	}
 }
 
+/* The value of a string with placeholders into f->scratch (*out points
+ * at it), checked against its allowed values; records its binding. */
 static struct pf_error *
-fill_string(struct fill *f, const struct pf_tnode *n, plist_t *out)
+string_value(struct fill *f, const struct pf_tnode *n, const char **out)
 {
 	struct pf_error *err;
 	const struct pf_seg *sg;
@@ -200,10 +210,7 @@ fill_string(struct fill *f, const struct pf_tnode *n, plist_t *out)
 			return pf_error_fmt(PF_EX_DATAERR, "%s: \"%.*s\" is "
 			    "not an allowed value", n->path, show_len(s, 60), s);
 	}
-	if ((*out = plist_new_string(s)) == NULL)
-		return pf_error_nomem();
-	if (n->challenge)
-		f->secret[f->nsecret++] = *out;
+	*out = s;
 	if (n->bind != PF_BIND_NONE) {
 		struct pf_binding *b = &f->bind[f->nbind];
 
@@ -219,7 +226,22 @@ fill_string(struct fill *f, const struct pf_tnode *n, plist_t *out)
 }
 
 static struct pf_error *
-fill_int(struct fill *f, const struct pf_tnode *n, plist_t *out)
+fill_string(struct fill *f, const struct pf_tnode *n, plist_t *out)
+{
+	struct pf_error *err;
+	const char *s;
+
+	if ((err = string_value(f, n, &s)) != NULL)
+		return err;
+	if ((*out = plist_new_string(s)) == NULL)
+		return pf_error_nomem();
+	if (n->challenge)
+		f->secret[f->nsecret++] = *out;
+	return NULL;
+}
+
+static struct pf_error *
+int_value(struct fill *f, const struct pf_tnode *n, long long *out)
 {
 	const char *col = f->t->columns[n->col], *s = f->colval[n->col];
 	const char *p = s;
@@ -248,10 +270,7 @@ fill_int(struct fill *f, const struct pf_tnode *n, plist_t *out)
 			return pf_error_fmt(PF_EX_DATAERR, "column \"%s\": %lld "
 			    "is not an allowed value for %s", col, v, n->path);
 	}
-	/* libplist 2.2 has no signed node; it writes a negative value
-	 * stored this way as a negative number */
-	if ((*out = plist_new_uint((uint64_t)v)) == NULL)
-		return pf_error_nomem();
+	*out = v;
 	return NULL;
 bad:
 	return pf_error_fmt(PF_EX_DATAERR, "column \"%s\": \"%.*s\" is not "
@@ -259,7 +278,22 @@ bad:
 }
 
 static struct pf_error *
-fill_bool(struct fill *f, const struct pf_tnode *n, plist_t *out)
+fill_int(struct fill *f, const struct pf_tnode *n, plist_t *out)
+{
+	struct pf_error *err;
+	long long v;
+
+	if ((err = int_value(f, n, &v)) != NULL)
+		return err;
+	/* libplist 2.2 has no signed node; it writes a negative value
+	 * stored this way as a negative number */
+	if ((*out = plist_new_uint((uint64_t)v)) == NULL)
+		return pf_error_nomem();
+	return NULL;
+}
+
+static struct pf_error *
+bool_value(struct fill *f, const struct pf_tnode *n, int *out)
 {
 	static const char *const yes[] = { "true", "yes", "1" };
 	static const char *const no[] = { "false", "no", "0" };
@@ -268,16 +302,29 @@ fill_bool(struct fill *f, const struct pf_tnode *n, plist_t *out)
 
 	for (i = 0; i < 3; i++) {
 		if (strcasecmp(s, yes[i]) == 0)
-			*out = plist_new_bool(1);
+			*out = 1;
 		else if (strcasecmp(s, no[i]) == 0)
-			*out = plist_new_bool(0);
+			*out = 0;
 		else
 			continue;
-		return *out != NULL ? NULL : pf_error_nomem();
+		return NULL;
 	}
 	return pf_error_fmt(PF_EX_DATAERR, "column \"%s\": \"%.*s\" is not "
 	    "a boolean (true/false, yes/no, 1/0)", f->t->columns[n->col],
 	    show_len(s, 40), s);
+}
+
+static struct pf_error *
+fill_bool(struct fill *f, const struct pf_tnode *n, plist_t *out)
+{
+	struct pf_error *err;
+	int b;
+
+	if ((err = bool_value(f, n, &b)) != NULL)
+		return err;
+	if ((*out = plist_new_bool(b)) == NULL)
+		return pf_error_nomem();
+	return NULL;
 }
 
 static struct pf_error *
@@ -371,59 +418,89 @@ escape_cr(char **xml, size_t *len)
 	return NULL;
 }
 
-struct pf_error *
-pf_profile_build(const struct pf_template *t, const struct pf_profile_vars *v,
-    struct pf_profile *p)
+/* What both ways of filling need first: column values checked, UUIDs
+ * made, room for the bindings. */
+static struct pf_error *
+fill_begin(struct fill *f, const struct pf_template *t,
+    const struct pf_profile_vars *v, struct pf_profile *p)
 {
-	struct pf_error *err = NULL;
-	struct fill f;
-	plist_t root = NULL;
-	char *xml = NULL;
-	uint32_t xlen = 0;
+	struct pf_error *err;
 	const char *why, *extra[3];
-	size_t i, len = 0;
+	size_t i;
 
 	memset(p, 0, sizeof(*p));
-	memset(&f, 0, sizeof(f));
-	f.t = t;
-	f.v = v;
-	f.colval = calloc(t->ncolumns + 1, sizeof(*f.colval));
-	f.uuids = malloc(t->nlabels * (UUID_LEN + 1) + 1);
-	f.secret = calloc(t->nsecret + 1, sizeof(*f.secret));
-	if (f.colval == NULL || f.uuids == NULL || f.secret == NULL) {
-		err = pf_error_nomem();
-		goto done;
-	}
+	memset(f, 0, sizeof(*f));
+	f->scratch.secret = 1;
+	f->t = t;
+	f->v = v;
+	f->colval = calloc(t->ncolumns + 1, sizeof(*f->colval));
+	f->uuids = malloc(t->nlabels * (UUID_LEN + 1) + 1);
+	f->secret = calloc(t->nsecret + 1, sizeof(*f->secret));
+	if (f->colval == NULL || f->uuids == NULL || f->secret == NULL)
+		return pf_error_nomem();
 	if (t->nbind > 0 &&
-	    (p->bindings = calloc(t->nbind, sizeof(*p->bindings))) == NULL) {
-		err = pf_error_nomem();
-		goto done;
-	}
-	f.bind = p->bindings;
-	if ((err = map_columns(&f)) != NULL)
-		goto done;
+	    (p->bindings = calloc(t->nbind, sizeof(*p->bindings))) == NULL)
+		return pf_error_nomem();
+	f->bind = p->bindings;
+	if ((err = map_columns(f)) != NULL)
+		return err;
 	extra[0] = v->user;
 	extra[1] = v->template_name;
 	extra[2] = v->run;
 	for (i = 0; i < 3; i++) {
 		if (extra[i] != NULL &&
-		    (why = value_problem(extra[i], &f.has_cr)) != NULL) {
-			err = pf_error_fmt(PF_EX_DATAERR, "%s: %s",
+		    (why = value_problem(extra[i], &f->has_cr)) != NULL)
+			return pf_error_fmt(PF_EX_DATAERR, "%s: %s",
 			    i == 0 ? "user" : i == 1 ? "template" : "run", why);
-			goto done;
-		}
 	}
-	if ((err = make_uuids(&f)) != NULL ||
+	return make_uuids(f);
+}
+
+static struct pf_error *
+fill_end(struct fill *f, struct pf_profile *p, struct pf_error *err)
+{
+	size_t i;
+
+	/* the tree's copies of the challenge; libplist hands out a const
+	 * pointer to its own string memory, wiped here before it is freed */
+	for (i = 0; i < f->nsecret; i++) {
+		uint64_t n = 0;
+		const char *s = plist_get_string_ptr(f->secret[i], &n);
+
+		if (s != NULL)
+			OPENSSL_cleanse((void *)(uintptr_t)s, (size_t)n);
+	}
+	pf_buf_wipe(&f->scratch);
+	free(f->colval);
+	free(f->uuids);
+	free(f->secret);
+	p->nbindings = f->nbind;
+	if (err != NULL)
+		pf_profile_clear(p);
+	return err;
+}
+
+struct pf_error *
+pf_profile_build_tree(const struct pf_template *t,
+    const struct pf_profile_vars *v, struct pf_profile *p)
+{
+	struct pf_error *err;
+	struct fill f;
+	plist_t root = NULL;
+	char *xml = NULL;
+	uint32_t xlen = 0;
+	size_t len = 0;
+
+	if ((err = fill_begin(&f, t, v, p)) != NULL ||
 	    (err = fill_node(&f, &t->tree, &root)) != NULL)
 		goto done;
-
 	plist_to_xml(root, &xml, &xlen);
 	if (xml == NULL) {
 		err = pf_error_nomem();
 		goto done;
 	}
 	len = xlen;
-	if (f.has_cr && (err = escape_cr(&xml, &len)) != NULL)
+	if ((err = escape_cr(&xml, &len)) != NULL)
 		goto done;
 	p->identifier = dup_string(root, "PayloadIdentifier");
 	p->uuid = dup_string(root, "PayloadUUID");
@@ -434,31 +511,270 @@ pf_profile_build(const struct pf_template *t, const struct pf_profile_vars *v,
 	p->xml = xml;
 	p->len = len;
 	xml = NULL;
-	p->nbindings = f.nbind;
 done:
-	/* the tree's copies of the challenge; libplist hands out a const
-	 * pointer to its own string memory, wiped here before it is freed */
-	for (i = 0; i < f.nsecret; i++) {
-		uint64_t n = 0;
-		const char *s = plist_get_string_ptr(f.secret[i], &n);
-
-		if (s != NULL)
-			OPENSSL_cleanse((void *)(uintptr_t)s, (size_t)n);
-	}
+	err = fill_end(&f, p, err);
 	if (root != NULL)
 		plist_free(root);
 	if (xml != NULL) {
 		OPENSSL_cleanse(xml, len);
 		free(xml);
 	}
-	pf_buf_wipe(&f.scratch);
-	free(f.colval);
-	free(f.uuids);
-	free(f.secret);
-	if (err != NULL) {
-		p->nbindings = f.nbind;
-		pf_profile_clear(p);
+	return err;
+}
+
+/* Append s as the text of an XML element, escaped as libplist escapes
+ * it, with CR as a character reference. */
+static struct pf_error *
+add_escaped(struct pf_buf *b, const char *s)
+{
+	struct pf_error *err;
+	const char *run = s, *rep;
+
+	for (;; s++) {
+		switch (*s) {
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '\r':
+			rep = "&#13;";
+			break;
+		case '\0':
+			return pf_buf_add(b, run, (size_t)(s - run));
+		default:
+			continue;
+		}
+		if ((err = pf_buf_add(b, run, (size_t)(s - run))) != NULL ||
+		    (err = pf_buf_addstr(b, rep)) != NULL)
+			return err;
+		run = s + 1;
 	}
+}
+
+/* One hole of the compiled XML. */
+static struct pf_error *
+fill_hole(struct fill *f, const struct pf_tnode *n, struct pf_buf *out,
+    struct pf_profile *p)
+{
+	struct pf_error *err;
+	const char *s;
+	long long iv;
+	int bv;
+
+	switch (n->kind) {
+	case PF_TN_INT:
+		if ((err = int_value(f, n, &iv)) != NULL)
+			return err;
+		return pf_buf_printf(out, "<integer>%lld</integer>", iv);
+	case PF_TN_BOOL:
+		if ((err = bool_value(f, n, &bv)) != NULL)
+			return err;
+		return pf_buf_addstr(out, bv ? "<true/>" : "<false/>");
+	default:
+		if ((err = string_value(f, n, &s)) != NULL ||
+		    (err = add_escaped(out, s)) != NULL)
+			return err;
+		if (n == f->t->id_node &&
+		    (p->identifier = pf_strdup(s)) == NULL)
+			return pf_error_nomem();
+		if (n == f->t->uuid_node && (p->uuid = pf_strdup(s)) == NULL)
+			return pf_error_nomem();
+		return NULL;
+	}
+}
+
+struct pf_error *
+pf_profile_build(const struct pf_template *t, const struct pf_profile_vars *v,
+    struct pf_profile *p)
+{
+	struct pf_error *err;
+	struct pf_buf out = { .secret = 1 };
+	struct fill f;
+	size_t i;
+
+	if (t->skel == NULL)
+		return pf_profile_build_tree(t, v, p);
+	if ((err = fill_begin(&f, t, v, p)) != NULL ||
+	    (err = pf_buf_reserve(&out, t->skel_len + 512)) != NULL)
+		goto done;
+	for (i = 0; i < t->nskel; i++) {
+		const struct pf_skel *k = &t->skel[i];
+
+		if ((err = pf_buf_add(&out, t->skel_xml + k->off, k->len)) !=
+		    NULL)
+			goto done;
+		if (k->hole != NULL &&
+		    (err = fill_hole(&f, k->hole, &out, p)) != NULL)
+			goto done;
+	}
+	if ((p->identifier == NULL &&
+	    (p->identifier = dup_string(t->root, "PayloadIdentifier")) ==
+	    NULL) || (p->uuid == NULL &&
+	    (p->uuid = dup_string(t->root, "PayloadUUID")) == NULL)) {
+		err = pf_error_nomem();
+		goto done;
+	}
+	p->xml = out.data;
+	p->len = out.len;
+	out.data = NULL;
+done:
+	pf_buf_wipe(&out);
+	return fill_end(&f, p, err);
+}
+
+/*
+ * The compiled XML.  Each varying node becomes a string holding a marker
+ * ("PFHOLE" + a random nonce + its number) in a copy of the tree, which
+ * libplist writes; the markers are then found in order, and the XML is
+ * cut there.
+ */
+struct skel_build {
+	struct pf_template *t;
+	const struct pf_tnode **holes;
+	size_t nholes, cap;
+	char nonce[40];
+};
+
+static struct pf_error *
+skel_copy(struct skel_build *b, const struct pf_tnode *n, plist_t *out)
+{
+	struct pf_error *err = NULL;
+	plist_t c, kid;
+	char mark[64];
+	size_t i;
+
+	*out = NULL;
+	if (!n->dynamic || n->kind == PF_TN_SCALAR)
+		return (*out = plist_copy(n->src)) ? NULL : pf_error_nomem();
+	if (n->kind == PF_TN_DICT || n->kind == PF_TN_ARRAY) {
+		c = n->kind == PF_TN_DICT ? plist_new_dict() :
+		    plist_new_array();
+		if (c == NULL)
+			return pf_error_nomem();
+		for (i = 0; i < n->nkids; i++) {
+			if ((err = skel_copy(b, &n->kids[i], &kid)) != NULL)
+				break;
+			if (n->kind == PF_TN_DICT)
+				plist_dict_set_item(c, n->keys[i], kid);
+			else
+				plist_array_append_item(c, kid);
+		}
+		if (err != NULL) {
+			plist_free(c);
+			return err;
+		}
+		*out = c;
+		return NULL;
+	}
+	if (b->nholes == b->cap) {
+		const struct pf_tnode **h;
+		size_t cap = b->cap ? 2 * b->cap : 16;
+
+		if ((h = reallocarray(b->holes, cap, sizeof(*h))) == NULL)
+			return pf_error_nomem();
+		b->holes = h;
+		b->cap = cap;
+	}
+	snprintf(mark, sizeof(mark), "PFHOLE%s%zu.", b->nonce, b->nholes);
+	b->holes[b->nholes++] = n;
+	return (*out = plist_new_string(mark)) ? NULL : pf_error_nomem();
+}
+
+static const struct pf_tnode *
+top_node(const struct pf_template *t, const char *key)
+{
+	size_t i;
+
+	for (i = 0; t->tree.kind == PF_TN_DICT && i < t->tree.nkids; i++)
+		if (strcmp(t->tree.keys[i], key) == 0)
+			return &t->tree.kids[i];
+	return NULL;
+}
+
+struct pf_error *
+pf_profile_compile(struct pf_template *t)
+{
+	struct pf_error *err = NULL;
+	struct skel_build b;
+	unsigned char rnd[8];
+	plist_t copy = NULL;
+	char *xml = NULL, mark[96];
+	uint32_t xlen = 0;
+	size_t len = 0, i, at = 0, k, n;
+	const char *hit;
+
+	memset(&b, 0, sizeof(b));
+	b.t = t;
+	if (!pf_random(rnd, sizeof(rnd)))
+		return pf_error_ssl(PF_EX_SOFTWARE, "random");
+	pf_hex(rnd, sizeof(rnd), b.nonce);
+	if ((err = skel_copy(&b, &t->tree, &copy)) != NULL)
+		goto done;
+	plist_to_xml(copy, &xml, &xlen);
+	if (xml == NULL) {
+		err = pf_error_nomem();
+		goto done;
+	}
+	len = xlen;
+	/* a CR in the template's own text stays a CR too */
+	if ((err = escape_cr(&xml, &len)) != NULL)
+		goto done;
+	if ((t->skel = calloc(b.nholes + 1, sizeof(*t->skel))) == NULL) {
+		err = pf_error_nomem();
+		goto done;
+	}
+	for (i = 0; i <= b.nholes; i++) {
+		struct pf_skel *sk = &t->skel[i];
+
+		if (i == b.nholes) {
+			/* no stray marker may be left */
+			snprintf(mark, sizeof(mark), "PFHOLE%s", b.nonce);
+			if (memmem(xml + at, len - at, mark, strlen(mark)) !=
+			    NULL)
+				goto bad;
+			sk->off = at;
+			sk->len = len - at;
+			break;
+		}
+		if (b.holes[i]->kind == PF_TN_STR)
+			snprintf(mark, sizeof(mark), "PFHOLE%s%zu.", b.nonce,
+			    i);
+		else
+			snprintf(mark, sizeof(mark), "<string>PFHOLE%s%zu."
+			    "</string>", b.nonce, i);
+		n = strlen(mark);
+		if ((hit = memmem(xml + at, len - at, mark, n)) == NULL)
+			goto bad;
+		k = (size_t)(hit - xml);
+		sk->off = at;
+		sk->len = k - at;
+		sk->hole = b.holes[i];
+		at = k + n;
+	}
+	t->nskel = b.nholes + 1;
+	t->skel_xml = xml;
+	t->skel_len = len;
+	xml = NULL;
+	t->id_node = top_node(t, "PayloadIdentifier");
+	t->uuid_node = top_node(t, "PayloadUUID");
+	goto done;
+bad:
+	err = pf_error_fmt(PF_EX_SOFTWARE, "compiling the template: a "
+	    "marker is missing or repeated");
+done:
+	if (err != NULL) {
+		free(t->skel);
+		t->skel = NULL;
+	}
+	if (copy != NULL)
+		plist_free(copy);
+	free(xml);
+	free(b.holes);
 	return err;
 }
 

@@ -1,7 +1,7 @@
 /*
- * profile: fill a template for one user and serialise it as an XML plist
- * with libplist.  Values are inserted as data (libplist escapes them), never
- * as markup.
+ * profile: fill a template for one user as an XML plist, in the form
+ * libplist writes.  Values are inserted as data (escaped), never as
+ * markup.
  */
 #ifndef PF_PROFILE_H
 #define PF_PROFILE_H
@@ -45,6 +45,11 @@ struct pf_profile {
  * otherwise.  On error *p is left empty.
  */
 struct pf_error *pf_profile_build(const struct pf_template *t,
+    const struct pf_profile_vars *v, struct pf_profile *p);
+
+/* The same, built as a libplist tree and serialised by libplist: slower,
+ * the reference the tests hold pf_profile_build() to. */
+struct pf_error *pf_profile_build_tree(const struct pf_template *t,
     const struct pf_profile_vars *v, struct pf_profile *p);
 
 /* Wipe the XML (it holds the challenge) and free everything; NULL-safe. */

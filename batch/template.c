@@ -2237,7 +2237,8 @@ pf_template_load(struct pf_template **out, const char *label,
 	if ((err = collect_uuid_literals(&c, t->root)) != NULL ||
 	    (err = compile(&c, t->root, &t->tree)) != NULL ||
 	    (err = check_top(&c, &t->tree)) != NULL ||
-	    (err = check_refs(&c, &t->tree, &t->tree)) != NULL)
+	    (err = check_refs(&c, &t->tree, &t->tree)) != NULL ||
+	    (err = pf_profile_compile(t)) != NULL)
 		goto done;
 	t->identifier = tn_raw(tn_get(&t->tree, "PayloadIdentifier"));
 	t->display_name = tn_raw(tn_get(&t->tree, "PayloadDisplayName"));
@@ -2268,6 +2269,8 @@ pf_template_free(struct pf_template *t)
 		free(t->labels[i]);
 	free(t->labels);
 	free(t->ptypes);
+	free(t->skel_xml);
+	free(t->skel);
 	free(t);
 }
 

@@ -71,6 +71,13 @@ struct pf_tnode {
 	const char *bind_name;	/* "CN", "rfc822Name": owned by the template */
 };
 
+/* A piece of the compiled XML (pf_profile_compile): literal text, then
+ * the value of a node, unless it is the last piece. */
+struct pf_skel {
+	size_t off, len;	/* into skel_xml */
+	const struct pf_tnode *hole;	/* or NULL */
+};
+
 struct pf_template {
 	plist_t root;		/* parsed template, owned */
 	struct pf_tnode tree;	/* compiled mirror of root */
@@ -87,6 +94,15 @@ struct pf_template {
 	const char **ptypes;	/* PayloadType of each payload (in root),
 				 * malloc'd array */
 	size_t npayloads;
+	char *skel_xml;		/* compiled XML, malloc'd (profile.c) */
+	size_t skel_len;
+	struct pf_skel *skel;	/* malloc'd, nskel pieces */
+	size_t nskel;
+	const struct pf_tnode *id_node;	/* top-level PayloadIdentifier */
+	const struct pf_tnode *uuid_node; /* top-level PayloadUUID */
 };
+
+/* Compile t's XML into pieces and holes (profile.c). */
+struct pf_error *pf_profile_compile(struct pf_template *t);
 
 #endif

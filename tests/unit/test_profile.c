@@ -198,22 +198,25 @@ static const char scep_xml[] = PROFILE_X(
     "<key>SubjectAltName</key><dict>" KS("rfc822Name", "{{email}}")
     "</dict>"));
 
+static const char *const awkward[] = {
+	"a<b&c\"d'e>f",
+	"]]> <![CDATA[ x --> <!-- &amp; &#65; &bogus;",
+	"Ñoño Müller-Lüdenscheidt, Łódź",
+	"漢字テスト 한국어",
+	"line1\nline2\n",
+	"tab\there",
+	"cr\r\nlf\rcr",
+	"emoji 😀 \xe2\x80\xae rtl",
+	"{{name}} {{challenge}} {{",
+	"  spaces  ",
+	"",
+};
+#define NAWKWARD	(sizeof(awkward) / sizeof(awkward[0]))
+
 static void
 test_awkward_values(void)
 {
-	static const char *const values[] = {
-		"a<b&c\"d'e>f",
-		"]]> <![CDATA[ x --> <!-- &amp; &#65; &bogus;",
-		"Ñoño Müller-Lüdenscheidt, Łódź",
-		"漢字テスト 한국어",
-		"line1\nline2\n",
-		"tab\there",
-		"cr\r\nlf\rcr",
-		"emoji 😀 \xe2\x80\xae rtl",
-		"{{name}} {{challenge}} {{",
-		"  spaces  ",
-		"",
-	};
+	const char *const *values = awkward;
 	static const char *const cn[] = { "PayloadContent", "0",
 	    "PayloadContent", "Subject", "1", "0", "1", NULL };
 	static const char *const desc[] = { "PayloadDescription", NULL };
@@ -225,7 +228,7 @@ test_awkward_values(void)
 	size_t i;
 
 	T_OK(load(&t, scep_xml, 0));
-	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+	for (i = 0; i < NAWKWARD; i++) {
 		vars_init(&vs, "ana@example.com", values[i]);
 		T_OK(pf_profile_build(t, &vs.v, &p));
 		root = reparse(&p);
@@ -255,12 +258,10 @@ test_awkward_values(void)
 }
 
 static int
-is_uuid(const char *s)
+is_uuid_n(const char *s)
 {
 	size_t i;
 
-	if (s == NULL || strlen(s) != 36)
-		return 0;
 	for (i = 0; i < 36; i++) {
 		if (i == 8 || i == 13 || i == 18 || i == 23) {
 			if (s[i] != '-')
@@ -270,6 +271,13 @@ is_uuid(const char *s)
 			return 0;
 	}
 	return s[14] == '4' && strchr("89AB", s[19]) != NULL;
+}
+
+/* s is one UUID as the fill writes them. */
+static int
+is_uuid(const char *s)
+{
+	return s != NULL && strlen(s) == 36 && is_uuid_n(s);
 }
 
 static void
@@ -777,6 +785,112 @@ work(void *arg)
 	return NULL;
 }
 
+/* Every UUID (8-4-4-4-12 uppercase hex) in s replaced by "U". */
+static void
+mask_uuids(char *s)
+{
+	char *r = s, *w = s;
+
+	while (*r != '\0') {
+		if (strlen(r) >= 36 && is_uuid_n(r)) {
+			*w++ = 'U';
+			r += 36;
+		} else
+			*w++ = *r++;
+	}
+	*w = '\0';
+}
+
+/* pf_profile_build() gives the bytes libplist writes for the same tree
+ * (pf_profile_build_tree()), UUIDs apart; the same errors too. */
+static void
+same_as_tree(const struct pf_template *t, const struct pf_profile_vars *v,
+    const char *what)
+{
+	struct pf_profile a, b;
+	struct pf_error *ea, *eb;
+	size_t i;
+
+	ea = pf_profile_build(t, v, &a);
+	eb = pf_profile_build_tree(t, v, &b);
+	if (ea != NULL || eb != NULL) {
+		T_CHECK(ea != NULL && eb != NULL && ea->code == eb->code &&
+		    strcmp(ea->msg, eb->msg) == 0);
+		pf_error_free(ea);
+		pf_error_free(eb);
+		return;
+	}
+	mask_uuids(a.xml);
+	mask_uuids(b.xml);
+	if (strcmp(a.xml, b.xml) != 0) {
+		fprintf(stderr, "%s: differs from libplist's tree:\n%s\n"
+		    "----\n%s\n", what, a.xml, b.xml);
+		t_fail = 1;
+	}
+	T_CHECK(strcmp(a.identifier, b.identifier) == 0);
+	T_CHECK(is_uuid(a.uuid) && is_uuid(b.uuid));
+	T_CHECK(a.nbindings == b.nbindings);
+	for (i = 0; i < a.nbindings && i < b.nbindings; i++)
+		T_CHECK(strcmp(a.bindings[i].kind, b.bindings[i].kind) == 0 &&
+		    strcmp(a.bindings[i].name, b.bindings[i].name) == 0 &&
+		    strcmp(a.bindings[i].value, b.bindings[i].value) == 0);
+	pf_profile_clear(&a);
+	pf_profile_clear(&b);
+}
+
+static void
+test_same_as_tree(void)
+{
+	static const char *const files[] = {
+		"templates/scep.plist", "templates/wifi-eaptls.plist",
+		"templates/vpn-ikev2.plist",
+	};
+	static const char cr_xml[] = PROFILE_X(
+	    TOP(KS("PayloadDescription", "a&#13;b &lt;{{name}}&gt; &amp;")
+	    KS("PayloadOrganization", "{{department}}")),
+	    SCEP(""));
+	static const char *const typed[][3] = {
+		{ "2048", "3", "yes" }, { "4096", "-0", "FALSE" },
+		{ "1024", "-9223372036854775808", "1" },
+		{ "2048", "9223372036854775807", "no" },
+		{ "2047", "3", "yes" }, { "2048", "x", "yes" },
+		{ "2048", "3", "maybe" },
+	};
+	struct pf_template *t;
+	struct pf_profile_vars tv;
+	const char *vals[3];
+	struct vars vs;
+	char what[64];
+	size_t i, k;
+
+	for (k = 0; k < 5; k++) {
+		t = NULL;
+		if (k < 3)
+			T_OK(load_file(&t, files[k]));
+		else
+			T_OK(load(&t, k == 3 ? scep_xml : cr_xml, 0));
+		if (t == NULL)
+			continue;
+		for (i = 0; i < NAWKWARD; i++) {
+			vars_init(&vs, "ana@example.com", awkward[i]);
+			snprintf(what, sizeof(what), "template %zu, value %zu",
+			    k, i);
+			same_as_tree(t, &vs.v, what);
+		}
+		vars_init(&vs, "b\x01d@example.com", "x");
+		same_as_tree(t, &vs.v, "bad key");
+		pf_template_free(t);
+	}
+	t = NULL;
+	T_OK(load(&t, typed_xml, 0));
+	for (i = 0; t != NULL && i < sizeof(typed) / sizeof(typed[0]); i++) {
+		typed_vars(&tv, vals, typed[i][0], typed[i][1], typed[i][2]);
+		snprintf(what, sizeof(what), "typed %zu", i);
+		same_as_tree(t, &tv, what);
+	}
+	pf_template_free(t);
+}
+
 static void
 test_threads(void)
 {
@@ -856,6 +970,7 @@ main(void)
 	T_RUN(test_errors);
 	T_RUN(test_challenge);
 	T_RUN(test_examples_python);
+	T_RUN(test_same_as_tree);
 	T_RUN(test_threads);
 	T_RUN(test_speed);
 	T_DONE();
