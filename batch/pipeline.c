@@ -107,6 +107,7 @@ struct run {
 	size_t nattr;
 	char *tmpcsv;			/* malloc'd exported CSV, or NULL */
 	int anon;			/* workers write unnamed files */
+	int any_profiles;		/* the database holds profiles */
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv_read, cv_work, cv_write;
@@ -691,8 +692,8 @@ work(struct run *r, struct pf_sign_ctx *sc, struct pf_store_lookup *lk,
 	char chal[PF_CHALLENGE_LEN + 1] = "";
 
 	if ((err = row_attrs(r, j)) != NULL ||
-	    (err = pf_store_current(lk, j->user, j->te->name, &j->cur,
-	    &j->has_cur)) != NULL)
+	    (r->any_profiles && (err = pf_store_current(lk, j->user,
+	    j->te->name, &j->cur, &j->has_cur)) != NULL))
 		return err;
 	decide(r, j);
 	if (j->action == ACT_REVOKED)
@@ -1396,6 +1397,8 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	if ((err = attr_order(&r)) != NULL)
 		goto done;
 	if ((err = first_pass(&r)) != NULL)
+		goto done;
+	if ((err = pf_store_has_profiles(db, &r.any_profiles)) != NULL)
 		goto done;
 
 	if (!o->dry_run) {

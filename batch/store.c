@@ -291,6 +291,24 @@ pf_store_run_exists(struct pf_db *db, const char *name, int *exists)
 	return err;
 }
 
+struct pf_error *
+pf_store_has_profiles(struct pf_db *db, int *has)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+
+	*has = 1;
+	if ((err = pf_db_prepare(db, &st, "SELECT EXISTS (SELECT 1 FROM "
+	    "profiles)")) != NULL)
+		return err;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*has = sqlite3_column_int(st, 0);
+	else
+		err = pf_db_error(db, "read profiles");
+	sqlite3_finalize(st);
+	return err;
+}
+
 #define RUN_COLS "id, name, kind, status, started_at, finished_at, " \
     "duration_ms, csv_path, out_dir, signer_sha256, signer_subject, " \
     "n_rows, n_issued, n_reissued, n_unchanged, n_revoked, n_failed, error"
@@ -442,8 +460,17 @@ pf_store_writer_new(struct pf_store_writer **out, struct pf_db *db)
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return pf_error_nomem();
 	w->db = db;
-	if ((err = pf_db_exec(db, "CREATE TEMP TABLE IF NOT EXISTS pf_seen "
+	/*
+	 * The writer's rows refer only to the run, the templates the run
+	 * loaded and rows it has just written or looked up: checking each
+	 * reference again would cost SQLite an index search per key, for
+	 * several keys per profile.  The checks are back on when the writer
+	 * is done (and on for every other use of the database).
+	 */
+	if ((err = pf_db_exec(db, "PRAGMA foreign_keys=OFF")) != NULL ||
+	    (err = pf_db_exec(db, "CREATE TEMP TABLE IF NOT EXISTS pf_seen "
 	    "(key TEXT PRIMARY KEY)")) != NULL) {
+		pf_error_free(pf_db_exec(db, "PRAGMA foreign_keys=ON"));
 		free(w);
 		return err;
 	}
@@ -467,6 +494,7 @@ pf_store_writer_free(struct pf_store_writer *w)
 		return;
 	for (i = 0; i < W_N; i++)
 		sqlite3_finalize(w->st[i]);
+	pf_error_free(pf_db_exec(w->db, "PRAGMA foreign_keys=ON"));
 	free(w);
 }
 

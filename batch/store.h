@@ -77,6 +77,9 @@ struct pf_error *pf_store_run_list(struct pf_db *db,
 /* Runs left in state "running" (by a crashed process): calls fn for each. */
 struct pf_error *pf_store_run_unfinished(struct pf_db *db,
     struct pf_error *(*fn)(void *arg, const struct pf_run_rec *r), void *arg);
+/* *has = 0 when the database holds no profile at all (a first run: no
+ * lookups needed). */
+struct pf_error *pf_store_has_profiles(struct pf_db *db, int *has);
 /* 1 if the run recorded a profile under file. */
 struct pf_error *pf_store_run_has_file(struct pf_db *db, long long run_id,
     const char *file, int *has);

@@ -113,4 +113,10 @@ check "runs --json lists every run" python3 -c "
 import json, subprocess, sys
 runs = json.loads(subprocess.run(['$PF', 'runs', '--json'], capture_output=True, check=True).stdout)
 sys.exit(0 if len(runs) >= 9 and all(r['status'] in ('done', 'failed', 'interrupted') for r in runs) else 1)"
+# The run's writer leaves per-row reference checks to itself: after all
+# these runs, reissues, revocations and prunes, every reference holds.
+check "sqlite3: PRAGMA foreign_key_check finds nothing" \
+    [ -z "$(sqlite3 "$PROFACTORY_DB" 'PRAGMA foreign_key_check')" ]
+check "sqlite3: PRAGMA integrity_check is ok" \
+    [ "$(sqlite3 "$PROFACTORY_DB" 'PRAGMA integrity_check')" = ok ]
 finish
