@@ -17,7 +17,22 @@ struct pf_manifest {
 	struct pf_buf buf;	/* scratch for JSON rows */
 	struct pf_buf clean;	/* scratch for one cleaned cell */
 	int nrows;
+	time_t exp_t;		/* the last expiry written, as text */
+	char exp[32];
 };
+
+/* ", \"name\": " then a number or null. */
+static struct pf_error *
+json_num(struct pf_buf *b, const char *name, const char *num)
+{
+	struct pf_error *err;
+
+	if ((err = pf_buf_add(b, ", \"", 3)) != NULL ||
+	    (err = pf_buf_addstr(b, name)) != NULL ||
+	    (err = pf_buf_add(b, "\": ", 3)) != NULL)
+		return err;
+	return pf_buf_addstr(b, num != NULL ? num : "null");
+}
 
 static const char *const columns[] = { "line", "user", "template",
     "template_version", "status", "file", "sha256", "bytes",
@@ -153,8 +168,9 @@ json_field(struct pf_buf *b, const char *name, const char *val, int comma)
 		return err;
 	}
 
-	if ((err = pf_buf_printf(b, "%s\"%s\": ", comma ? ", " : "",
-	    name)) != NULL)
+	if ((err = pf_buf_addstr(b, comma ? ", \"" : "\"")) != NULL ||
+	    (err = pf_buf_addstr(b, name)) != NULL ||
+	    (err = pf_buf_add(b, "\": ", 3)) != NULL)
 		return err;
 	if (val == NULL)
 		return pf_buf_addstr(b, "null");
@@ -173,8 +189,15 @@ pf_manifest_add(struct pf_manifest *m, const struct pf_manifest_row *r)
 	snprintf(num[1], sizeof(num[1]), "%ld", r->template_version);
 	snprintf(num[2], sizeof(num[2]), "%lld", r->bytes);
 	snprintf(num[3], sizeof(num[3]), "%lld", r->challenge_id);
-	if (r->challenge_expires != 0)
-		pf_time_iso(r->challenge_expires, exp, sizeof(exp));
+	if (r->challenge_expires != 0) {
+		/* one expiry for every profile a run issues */
+		if (r->challenge_expires != m->exp_t) {
+			pf_time_iso(r->challenge_expires, m->exp,
+			    sizeof(m->exp));
+			m->exp_t = r->challenge_expires;
+		}
+		memcpy(exp, m->exp, sizeof(exp));
+	}
 	cells[0] = r->line > 0 ? num[0] : "";
 	cells[1] = r->user;
 	cells[2] = r->template_name;
@@ -197,21 +220,23 @@ pf_manifest_add(struct pf_manifest *m, const struct pf_manifest_row *r)
 		goto ioerr;
 
 	pf_buf_reset(&m->buf);
-	if ((err = pf_buf_printf(&m->buf, "%s\n    {\"line\": %s",
-	    m->nrows ? "," : "", r->line > 0 ? num[0] : "null")) != NULL ||
+	if ((err = pf_buf_addstr(&m->buf, m->nrows ? ",\n    {\"line\": " :
+	    "\n    {\"line\": ")) != NULL ||
+	    (err = pf_buf_addstr(&m->buf, r->line > 0 ? num[0] : "null")) !=
+	    NULL ||
 	    (err = json_field(&m->buf, "user", r->user, 1)) != NULL ||
 	    (err = json_field(&m->buf, "template", r->template_name, 1)) ||
-	    (err = pf_buf_printf(&m->buf, ", \"template_version\": %s",
-	    r->template_version > 0 ? num[1] : "null")) != NULL ||
+	    (err = json_num(&m->buf, "template_version",
+	    r->template_version > 0 ? num[1] : NULL)) != NULL ||
 	    (err = json_field(&m->buf, "status", r->status, 1)) != NULL ||
 	    (err = json_field(&m->buf, "file", r->file, 1)) != NULL ||
 	    (err = json_field(&m->buf, "sha256", r->sha256, 1)) != NULL ||
-	    (err = pf_buf_printf(&m->buf, ", \"bytes\": %s",
-	    r->bytes >= 0 ? num[2] : "null")) != NULL ||
+	    (err = json_num(&m->buf, "bytes", r->bytes >= 0 ? num[2] :
+	    NULL)) != NULL ||
 	    (err = json_field(&m->buf, "payload_identifier",
 	    r->payload_identifier, 1)) != NULL ||
-	    (err = pf_buf_printf(&m->buf, ", \"challenge_id\": %s",
-	    r->challenge_id > 0 ? num[3] : "null")) != NULL ||
+	    (err = json_num(&m->buf, "challenge_id", r->challenge_id > 0 ?
+	    num[3] : NULL)) != NULL ||
 	    (err = json_field(&m->buf, "challenge_expires",
 	    exp[0] ? exp : NULL, 1)) != NULL ||
 	    (err = json_field(&m->buf, "error", r->error, 1)) != NULL ||
