@@ -235,6 +235,41 @@ truncate -s $((16 * 1024 * 1024 + 1)) big.mobileconfig
 expect_status 65 "a file over 16 MiB" "$PF" inspect big.mobileconfig
 err_has "size named" "big.mobileconfig: larger than 16777216 bytes"
 
+# Damaged copies of a signed and an unsigned profile (bits flipped, bytes
+# cut, repeated or inserted at random places, fixed seed): a verdict or
+# "not a profile", never a crash.
+python3 - "$PF" "$T/pki/root.pem" "$wifi" "$uns" <<'EOF'
+import random, subprocess, sys
+pf, root, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+rng = random.Random(20261122)
+bad = []
+for src in files:
+    data = open(src, "rb").read()
+    for i in range(40):
+        d = bytearray(data)
+        pos = rng.randrange(len(d))
+        k = i % 4
+        if k == 0:
+            for _ in range(rng.randint(1, 4)):
+                d[rng.randrange(len(d))] ^= 1 << rng.randrange(8)
+        elif k == 1:
+            del d[pos:pos + rng.randint(1, 64)]
+        elif k == 2:
+            d[pos:pos] = d[pos:pos + 64]
+        else:
+            d[pos:pos] = bytes(rng.randrange(256) for _ in range(8))
+        open("damaged", "wb").write(d)
+        args = ["--ca", root] if i % 2 else ["--json"]
+        r = subprocess.run([pf, "inspect", "damaged"] + args,
+                           capture_output=True)
+        if r.returncode not in (0, 1, 65):
+            bad.append("%s #%d: exit %d %s" % (src, i, r.returncode,
+                                               r.stderr[-200:]))
+print(("ok - " if not bad else "not ok - ") +
+      "80 damaged profiles: exit 0, 1 or 65" +
+      ("" if not bad else " (" + "; ".join(bad[:3]) + ")"))
+EOF
+
 # Usage and the --ca file.
 expect_status 64 "no FILE" "$PF" inspect
 expect_status 64 "two files" "$PF" inspect "$wifi" "$wifi"
