@@ -53,6 +53,9 @@ const struct pf_cmd pf_cmds[] = {
 	    "approve (exit 0) or refuse (exit 1) a SCEP certificate request" },
 	{ "revoke", cmd_revoke, "revoke --user KEY [--template NAME]",
 	    "void a user's outstanding challenges" },
+	{ "inspect", cmd_inspect,
+	    "inspect FILE [--ca PEM] [--json] [--allow-unsigned]",
+	    "check a profile's signature and chain, show what it holds" },
 	{ NULL, NULL, NULL, NULL }
 };
 

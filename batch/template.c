@@ -998,6 +998,19 @@ prescan(struct scan *s, const char *x, size_t n)
 	return NULL;
 }
 
+struct pf_error *
+pf_plist_prescan(const char *label, const char *xml, size_t len)
+{
+	struct pf_error *err;
+	struct scan s;
+
+	memset(&s, 0, sizeof(s));
+	s.label = label;
+	err = prescan(&s, xml, len);
+	free(s.dictkeys);
+	return err;
+}
+
 /*
  * Load context: the template being built, the key path of the node being
  * looked at (for messages), and what the scan learnt.

@@ -56,4 +56,14 @@ const char *pf_template_display_name(const struct pf_template *t);
 size_t pf_template_npayloads(const struct pf_template *t);
 const char *pf_template_payload_type(const struct pf_template *t, size_t i);
 
+/*
+ * Check that xml[0..len) is a well-formed XML plist that libplist 2.2 may
+ * be given: the grammar it is lax about, UTF-8, no control characters, no
+ * DTD internal subset, nesting at most PF_TEMPLATE_MAX_DEPTH.  For plists
+ * that are not templates (a profile to inspect).  Errors are
+ * PF_EX_DATAERR, "LABEL: line N: ...".
+ */
+struct pf_error *pf_plist_prescan(const char *label, const char *xml,
+    size_t len);
+
 #endif
