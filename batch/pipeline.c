@@ -85,6 +85,8 @@ struct job {
 	char tmp[64];			/* named temporary, not renamed yet */
 	char file[PF_NAME_MAX + 16];
 	int written;			/* file is this job's, in the run dir */
+	struct pf_manifest_row mr;	/* its manifest row, for the publisher
+					 * (points into the job) */
 };
 
 struct run {
@@ -115,7 +117,10 @@ struct run {
 	unsigned long long next_fill;	/* next seq the reader fills */
 	unsigned long long next_work;	/* next seq a worker claims */
 	unsigned long long next_write;	/* next seq the writer takes */
+	unsigned long long next_commit;	/* seqs below are recorded */
 	unsigned long long next_free;	/* oldest seq whose slot is held */
+	int writer_done;		/* the writer has stopped */
+	pthread_cond_t cv_pub;
 	int eof;			/* reader finished */
 	int stop;			/* a fatal error happened */
 	struct pf_error *fatal;		/* first fatal error */
@@ -822,8 +827,6 @@ out:
 	return NULL;
 }
 
-/* Write the batch's files, sync them, record them, then the manifest
- * rows.  On error, files of the batch that were not recorded are removed. */
 /* The path of a current profile relative to this run's directory. */
 static void
 cur_relpath(const struct pf_current *c, char *buf, size_t len)
@@ -911,37 +914,27 @@ record(struct run *r, struct job *j, struct pf_manifest_row *mr)
 	return NULL;
 }
 
-/* OUT/current/ after a batch is recorded: new profiles in, revoked ones
- * out, missing links of unchanged ones back. */
+/* OUT/current/ after a job is recorded: a new profile in, a revoked one
+ * out, the missing link of an unchanged one back. */
 static struct pf_error *
-publish(struct run *r, struct job **batch, size_t n)
+publish(struct run *r, struct job *j)
 {
-	struct pf_error *err;
 	char path[4096];
-	size_t i;
 
-	for (i = 0; i < n; i++) {
-		struct job *j = batch[i];
-
-		switch (j->action) {
-		case ACT_ISSUE:
-			if (j->has_cur && strcmp(j->cur.file, j->file) != 0)
-				pf_outdir_unpublish(r->od, j->cur.file);
-			if ((err = pf_outdir_publish(r->od, r->od->runfd,
-			    j->file, j->file, j->has_cur ? 0 : -1, NULL)) != NULL)
-				return err;
-			break;
-		case ACT_UNCHANGED:
-			snprintf(path, sizeof(path), "%s/%s/%s",
-			    j->cur.out_dir, j->cur.run, j->cur.file);
-			if ((err = pf_outdir_publish(r->od, AT_FDCWD, path,
-			    j->cur.file, 1, &j->cur_st)) != NULL)
-				return err;
-			break;
-		case ACT_REVOKED:
+	switch (j->action) {
+	case ACT_ISSUE:
+		if (j->has_cur && strcmp(j->cur.file, j->file) != 0)
 			pf_outdir_unpublish(r->od, j->cur.file);
-			break;
-		}
+		return pf_outdir_publish(r->od, r->od->runfd, j->file, j->file,
+		    j->has_cur ? 0 : -1, NULL);
+	case ACT_UNCHANGED:
+		snprintf(path, sizeof(path), "%s/%s/%s", j->cur.out_dir,
+		    j->cur.run, j->cur.file);
+		return pf_outdir_publish(r->od, AT_FDCWD, path, j->cur.file, 1,
+		    &j->cur_st);
+	case ACT_REVOKED:
+		pf_outdir_unpublish(r->od, j->cur.file);
+		break;
 	}
 	return NULL;
 }
@@ -958,8 +951,9 @@ unwrite(struct run *r, struct job *j)
 	j->written = 0;
 }
 
-/* Write the batch's files, sync them, record them, then the manifest
- * rows.  On error, files of the batch that were not recorded are removed. */
+/* Name the batch's files, sync them and record them; the publisher does
+ * the rest.  On error, files of the batch that were not recorded are
+ * removed. */
 static struct pf_error *
 flush(struct run *r, struct job **batch, size_t n)
 {
@@ -991,17 +985,14 @@ flush(struct run *r, struct job **batch, size_t n)
 	}
 	for (i = 0; i < n; i++) {
 		struct job *j = batch[i];
-		struct pf_manifest_row mr;
+		struct pf_manifest_row *mr = &j->mr;
 
-		memset(&mr, 0, sizeof(mr));
-		mr.line = j->line;
-		mr.user = j->user ? j->user : "";
-		mr.template_name = j->tname;
-		mr.bytes = -1;
-		if ((err = record(r, j, &mr)) != NULL)
-			goto done;
-		if (r->man != NULL && (err = pf_manifest_add(r->man, &mr)) !=
-		    NULL)
+		memset(mr, 0, sizeof(*mr));
+		mr->line = j->line;
+		mr->user = j->user ? j->user : "";
+		mr->template_name = j->tname;
+		mr->bytes = -1;
+		if ((err = record(r, j, mr)) != NULL)
 			goto done;
 	}
 	if (intx) {
@@ -1009,7 +1000,6 @@ flush(struct run *r, struct job **batch, size_t n)
 			goto done;
 		intx = 0;
 		committed = 1;
-		err = publish(r, batch, n);
 	}
 done:
 	if (err != NULL) {
@@ -1048,7 +1038,6 @@ writer(void *arg)
 	struct job *batch[PF_PIPE_BATCH];
 	struct pf_error *err = NULL;
 	size_t n = 0, i;
-	long long done = 0;
 
 	for (;;) {
 		struct job *j;
@@ -1084,19 +1073,11 @@ writer(void *arg)
 		if (n == PF_PIPE_BATCH || (last && n > 0)) {
 			if ((err = flush(r, batch, n)) != NULL)
 				break;
-			done += (long long)n;
 			pthread_mutex_lock(&r->mu);
-			for (i = 0; i < n; i++) {
-				job_clear(batch[i]);
-				batch[i]->state = SLOT_FREE;
-			}
-			r->next_free += n;
-			pthread_cond_broadcast(&r->cv_read);
+			r->next_commit += n;
+			pthread_cond_signal(&r->cv_pub);
 			pthread_mutex_unlock(&r->mu);
 			n = 0;
-			if (r->o->progress != NULL)
-				r->o->progress(r->o->progress_arg, done,
-				    r->total);
 		}
 		if (last)
 			break;
@@ -1104,6 +1085,65 @@ writer(void *arg)
 	/* Whatever stopped the run, files not recorded go. */
 	for (i = 0; i < n; i++)
 		unwrite(r, batch[i]);
+	if (err != NULL)
+		set_fatal(r, err);
+	pthread_mutex_lock(&r->mu);
+	r->writer_done = 1;
+	pthread_cond_signal(&r->cv_pub);
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+/*
+ * The publisher thread: after the writer has recorded them, jobs in order
+ * get their OUT/current/ links and manifest rows, then their slots are
+ * free.  Recorded jobs are published even when the run is stopping, so
+ * that OUT/current/ follows the database; the manifest of a failed run
+ * is thrown away anyway.
+ */
+static void *
+publisher(void *arg)
+{
+	struct run *r = arg;
+	struct pf_error *err = NULL;
+	unsigned long long from, to, s;
+	long long done = 0;
+
+	for (;;) {
+		pthread_mutex_lock(&r->mu);
+		while (r->next_free == r->next_commit && !r->writer_done)
+			pthread_cond_wait(&r->cv_pub, &r->mu);
+		from = r->next_free;
+		to = r->next_commit;
+		if (to - from > PF_PIPE_BATCH)
+			to = from + PF_PIPE_BATCH;
+		pthread_mutex_unlock(&r->mu);
+		if (from == to)
+			break;		/* the writer is done, all published */
+		for (s = from; s < to && err == NULL; s++) {
+			struct job *j = &r->ring[s % PF_PIPE_WINDOW];
+
+			if (!r->o->dry_run)
+				err = publish(r, j);
+			if (err == NULL && r->man != NULL)
+				err = pf_manifest_add(r->man, &j->mr);
+		}
+		if (err != NULL)
+			break;
+		done += (long long)(to - from);
+		pthread_mutex_lock(&r->mu);
+		for (s = from; s < to; s++) {
+			struct job *j = &r->ring[s % PF_PIPE_WINDOW];
+
+			job_clear(j);
+			j->state = SLOT_FREE;
+		}
+		r->next_free = to;
+		pthread_cond_broadcast(&r->cv_read);
+		pthread_mutex_unlock(&r->mu);
+		if (r->o->progress != NULL)
+			r->o->progress(r->o->progress_arg, done, r->total);
+	}
 	if (err != NULL)
 		set_fatal(r, err);
 	return NULL;
@@ -1327,12 +1367,13 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	struct pf_error *err = NULL;
 	struct run r;
 	struct worker_arg *wa = NULL;
-	pthread_t wtid;
+	pthread_t wtid, ptid;
 	struct timespec t0, t1;
 	char abs[PATH_MAX];
 	const char *csv_path;
 	struct stat sb;
-	int lockfd = -1, nwork = 0, wstarted = 0, i, recorded = 0;
+	int lockfd = -1, nwork = 0, wstarted = 0, pstarted = 0, i;
+	int recorded = 0;
 
 	memset(res, 0, sizeof(*res));
 	memset(&r, 0, sizeof(r));
@@ -1345,6 +1386,7 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	pthread_cond_init(&r.cv_read, NULL);
 	pthread_cond_init(&r.cv_work, NULL);
 	pthread_cond_init(&r.cv_write, NULL);
+	pthread_cond_init(&r.cv_pub, NULL);
 
 	if (!o->dry_run && (err = pf_db_lock(db, o->wait, &lockfd)) != NULL)
 		goto done;
@@ -1447,10 +1489,19 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		}
 		nwork++;
 	}
-	if (nwork > 0 && pthread_create(&wtid, NULL, writer, &r) == 0)
+	if (nwork > 0 && pthread_create(&ptid, NULL, publisher, &r) == 0)
+		pstarted = 1;
+	if (pstarted && pthread_create(&wtid, NULL, writer, &r) == 0)
 		wstarted = 1;
 	else if (nwork > 0)
 		set_fatal(&r, pf_error_errno(PF_EX_SOFTWARE, "start thread"));
+	if (pstarted && !wstarted) {
+		/* the publisher may be running: nothing will come */
+		pthread_mutex_lock(&r.mu);
+		r.writer_done = 1;
+		pthread_cond_signal(&r.cv_pub);
+		pthread_mutex_unlock(&r.mu);
+	}
 
 	if (wstarted && (err = reader(&r)) != NULL) {
 		set_fatal(&r, err);
@@ -1465,6 +1516,8 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		pthread_join(wa[i].tid, NULL);
 	if (wstarted)
 		pthread_join(wtid, NULL);
+	if (pstarted)
+		pthread_join(ptid, NULL);
 	err = r.fatal;
 	r.fatal = NULL;
 	if (err != NULL)
@@ -1549,5 +1602,6 @@ done:
 	pthread_cond_destroy(&r.cv_read);
 	pthread_cond_destroy(&r.cv_work);
 	pthread_cond_destroy(&r.cv_write);
+	pthread_cond_destroy(&r.cv_pub);
 	return err;
 }
