@@ -410,7 +410,7 @@ pf_store_run_has_file(struct pf_db *db, long long run_id, const char *file,
 }
 
 enum { W_USER_FIND, W_USER, W_USER_UPDATE, W_PROFILE, W_CHALLENGE, W_SUPERSEDE_C, W_SUPERSEDE_P,
-    W_BINDING, W_FAILURE, W_SEEN, W_N };
+    W_FAILURE, W_SEEN, W_N };
 
 static const char *const writer_sql[W_N] = {
 	/* (an upsert with RETURNING costs SQLite an ephemeral table per
@@ -437,17 +437,61 @@ static const char *const writer_sql[W_N] = {
 	    "user_id = ?2 AND superseded_at IS NULL AND template_id IN "
 	    "(SELECT id FROM templates WHERE name = (SELECT name FROM "
 	    "templates WHERE id = ?3))",
-	[W_BINDING] = "INSERT INTO bindings (profile_id, kind, name, value) "
-	    "VALUES (?, ?, ?, ?)",
 	[W_FAILURE] = "INSERT INTO failures (run_id, line, user_key, "
 	    "template, error) VALUES (?, ?, ?, ?, ?)",
 	[W_SEEN] = "INSERT OR IGNORE INTO temp.pf_seen (key) VALUES (?)",
 };
 
+#define BIND_ROWS	4	/* bindings inserted by one statement */
+
 struct pf_store_writer {
 	struct pf_db *db;		/* borrowed */
 	sqlite3_stmt *st[W_N];		/* owned */
+	sqlite3_stmt *bind[BIND_ROWS + 1];	/* bind[n] inserts n rows;
+					 * prepared when first needed */
 };
+
+/* The bindings of one profile, in one statement for up to BIND_ROWS. */
+static struct pf_error *
+record_bindings(struct pf_store_writer *w, long long profile_id,
+    const struct pf_binding *b, size_t n)
+{
+	struct pf_error *err;
+	struct pf_buf sql = { 0 };
+	sqlite3_stmt *st;
+	size_t i, k, rows;
+
+	for (i = 0; i < n; i += rows) {
+		rows = n - i < BIND_ROWS ? n - i : BIND_ROWS;
+		if ((st = w->bind[rows]) == NULL) {
+			err = pf_buf_addstr(&sql, "INSERT INTO bindings "
+			    "(profile_id, kind, name, value) VALUES ");
+			for (k = 0; err == NULL && k < rows; k++)
+				err = pf_buf_addstr(&sql, k ? ", (?, ?, ?, ?)" :
+				    "(?, ?, ?, ?)");
+			if (err == NULL)
+				err = pf_db_prepare(w->db, &w->bind[rows],
+				    sql.data);
+			pf_buf_free(&sql);
+			if (err != NULL)
+				return err;
+			st = w->bind[rows];
+		}
+		for (k = 0; k < rows; k++) {
+			sqlite3_bind_int64(st, (int)(4 * k + 1), profile_id);
+			sqlite3_bind_text(st, (int)(4 * k + 2), b[i + k].kind, -1,
+			    SQLITE_STATIC);
+			sqlite3_bind_text(st, (int)(4 * k + 3), b[i + k].name, -1,
+			    SQLITE_STATIC);
+			sqlite3_bind_text(st, (int)(4 * k + 4), b[i + k].value,
+			    -1, SQLITE_STATIC);
+		}
+		if ((err = pf_db_step_done(w->db, st, "record binding")) !=
+		    NULL)
+			return err;
+	}
+	return NULL;
+}
 
 struct pf_error *
 pf_store_writer_new(struct pf_store_writer **out, struct pf_db *db)
@@ -494,6 +538,8 @@ pf_store_writer_free(struct pf_store_writer *w)
 		return;
 	for (i = 0; i < W_N; i++)
 		sqlite3_finalize(w->st[i]);
+	for (i = 0; i <= BIND_ROWS; i++)
+		sqlite3_finalize(w->bind[i]);
 	pf_error_free(pf_db_exec(w->db, "PRAGMA foreign_keys=ON"));
 	free(w);
 }
@@ -594,20 +640,7 @@ pf_store_issue(struct pf_store_writer *w, const struct pf_issue *is,
 			return err;
 		*challenge_id = sqlite3_last_insert_rowid(w->db->h);
 	}
-	st = w->st[W_BINDING];
-	for (i = 0; i < is->nbindings; i++) {
-		sqlite3_bind_int64(st, 1, profile_id);
-		sqlite3_bind_text(st, 2, is->bindings[i].kind, -1,
-		    SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, is->bindings[i].name, -1,
-		    SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, is->bindings[i].value, -1,
-		    SQLITE_STATIC);
-		if ((err = pf_db_step_done(w->db, st, "record binding")) !=
-		    NULL)
-			return err;
-	}
-	return NULL;
+	return record_bindings(w, profile_id, is->bindings, is->nbindings);
 }
 
 struct pf_error *
