@@ -698,7 +698,10 @@ pf_store_lookup_new(struct pf_store_lookup **out, struct pf_db *db)
 	    "JOIN runs r ON r.id = p.run_id "
 	    "LEFT JOIN challenges c ON c.profile_id = p.id "
 	    "WHERE u.key = ?1 AND t.name = ?2 AND p.superseded_at IS NULL "
-	    "ORDER BY p.id DESC LIMIT 1")) != NULL) {
+	    /* newest first, in the order of the profiles_user index (a
+	     * template's versions and a user's profiles only grow), so
+	     * SQLite needs no sort per lookup */
+	    "ORDER BY p.template_id DESC, p.id DESC LIMIT 1")) != NULL) {
 		free(l);
 		return err;
 	}
