@@ -100,6 +100,41 @@ expect_status 66 "run directory gone" "$PF" mail --run "$run" --from it@example.
 mv "out/moved" "out/$run"
 check "mail --help" sh -c "'$PF' mail --help | grep -q -- '--sendmail'"
 
+# hold_lock FILE: a process of ours holds an flock(2) on FILE (pid in
+# $holder) until release_lock.
+hold_lock() {
+	rm -f "$T/locked"
+	python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a")
+fcntl.flock(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$1" "$T/locked" &
+	holder=$!
+	_i=0
+	while [ ! -e "$T/locked" ] && [ $_i -lt 100 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+}
+release_lock() {
+	kill "$holder"
+	wait "$holder" 2>/dev/null
+}
+hold_lock "$T/pf.db.mail.lock"
+expect_status 75 "another mail command holds the lock" "$PF" mail \
+    --run "$run" --from it@example.com
+err_has "...said so" "another mail command is running"
+release_lock
+sqlite3 "$T/pf.db" "UPDATE runs SET status = 'running' WHERE name = '$run'"
+hold_lock "$T/pf.db.lock"
+expect_status 75 "a run still going is not mailed" "$PF" mail --run "$run" \
+    --from it@example.com
+err_has "...said so" "run $run has not finished"
+release_lock
+expect_status 1 "a run that crashed is mailed (what it recorded is good)" \
+    "$PF" mail --run "$run" --from it@example.com
+sqlite3 "$T/pf.db" "UPDATE runs SET status = 'done' WHERE name = '$run'"
+
 # A profile changed on disk fails its row; the others go on.
 cp "out/$run/ana.mailt.mobileconfig" ana.keep
 printf 'x' >> "out/$run/ana.mailt.mobileconfig"
