@@ -18,6 +18,7 @@
 
 #define PH_NAME_MAX	256	/* bytes of a placeholder name */
 #define SHOWN_MAX	80	/* bytes of a user value quoted in a message */
+#define MAX_STALE_WARNINGS 20	/* stale profiles told one by one */
 
 static const char default_body[] =
     "Hello,\n"
@@ -394,6 +395,7 @@ struct mailer {
 	struct pf_buf msg;		/* the message */
 	int checked;			/* placeholders checked against the run */
 	int lockfd;			/* the mail lock, or -1 */
+	long long nstale;		/* profiles skipped as of no use */
 };
 
 static struct pf_error *
@@ -614,9 +616,10 @@ mail_one(struct mailer *m, const struct pf_mail_item *it)
 	time_t now;
 
 	if (it->stale[0] != '\0') {
-		pf_warnf(o->warn, "user \"%s\", template \"%s\": %s; not "
-		    "mailed", shown(it->user, sh, sizeof(sh)), it->tmpl,
-		    stale_reason(it->stale));
+		if (m->nstale++ < MAX_STALE_WARNINGS)
+			pf_warnf(o->warn, "user \"%s\", template \"%s\": %s; "
+			    "not mailed", shown(it->user, sh, sizeof(sh)),
+			    it->tmpl, stale_reason(it->stale));
 		m->res->skipped++;
 		return NULL;
 	}
@@ -856,6 +859,10 @@ pf_mail(struct pf_db *db, const struct pf_mail_opts *o,
 		}
 		pf_mail_item_clear(&it);
 	}
+	if (m.nstale > MAX_STALE_WARNINGS)
+		pf_warnf(o->warn, "%lld more profiles not mailed: superseded, "
+		    "revoked, pruned, expired or used", m.nstale -
+		    MAX_STALE_WARNINGS);
 	if (err == NULL && o->sendmail == NULL && res->written > 0)
 		err = pf_outdir_sync(m.od);
 done:
