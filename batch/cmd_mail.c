@@ -54,8 +54,6 @@ cmd_mail(struct pf_cmdctx *ctx, int argc, char **argv)
 		    argv[optind]);
 	if (o.run == NULL || o.from == NULL)
 		return pf_cmd_usage(ctx, "--run and --from are required");
-	if (o.subject != NULL && !pf_utf8_valid(o.subject, strlen(o.subject)))
-		return pf_cmd_usage(ctx, "--subject: not UTF-8 text");
 	if (use_sendmail) {
 		env = getenv("PROFACTORY_SENDMAIL");
 		o.sendmail = env != NULL && env[0] != '\0' ? env :

@@ -480,20 +480,28 @@ read_profile(struct mailer *m, const struct pf_mail_item *it)
 	return NULL;
 }
 
+/* The message's file name: the profile's, ".mobileconfig" replaced by
+ * ".eml".  0 if it does not fit. */
+static int
+eml_name(const char *file, char *name, size_t len)
+{
+	const char *ext = ".mobileconfig";
+	size_t n = strlen(file);
+
+	if (n > strlen(ext) && strcmp(file + n - strlen(ext), ext) == 0)
+		n -= strlen(ext);
+	return (size_t)snprintf(name, len, "%.*s.eml", (int)n, file) < len;
+}
+
 /* Write the message as OUT/RUN/mail/NAME.eml, replacing an older one. */
 static struct pf_error *
 write_message(struct mailer *m, const struct pf_mail_item *it)
 {
 	struct pf_error *err;
 	char tmp[64], name[PF_NAME_MAX + 32];
-	size_t n = strlen(it->file);
-	const char *ext = ".mobileconfig";
 
-	if (n > strlen(ext) && strcmp(it->file + n - strlen(ext), ext) == 0)
-		n -= strlen(ext);
-	if (n + 5 > sizeof(name))
+	if (!eml_name(it->file, name, sizeof(name)))
 		return row_err("file name \"%s\" too long", it->file);
-	snprintf(name, sizeof(name), "%.*s.eml", (int)n, it->file);
 	if ((err = pf_outdir_write_tmp(m->od, m->msg.data, m->msg.len, tmp,
 	    sizeof(tmp))) != NULL)
 		return err;
@@ -615,11 +623,21 @@ mail_one(struct mailer *m, const struct pf_mail_item *it)
 	char msgid[PF_MIME_MSGID_MAX], sh[4 * SHOWN_MAX + 8];
 	time_t now;
 
+	if (strchr(it->file, '/') != NULL || it->file[0] == '.' ||
+	    it->file[0] == '\0')
+		return row_err("unsafe file name \"%s\" in the database",
+		    shown(it->file, sh, sizeof(sh)));
 	if (it->stale[0] != '\0') {
+		char name[PF_NAME_MAX + 32];
+
 		if (m->nstale++ < MAX_STALE_WARNINGS)
 			pf_warnf(o->warn, "user \"%s\", template \"%s\": %s; "
 			    "not mailed", shown(it->user, sh, sizeof(sh)),
 			    it->tmpl, stale_reason(it->stale));
+		/* A message written before is of no use either. */
+		if (o->sendmail == NULL && eml_name(it->file, name,
+		    sizeof(name)))
+			unlinkat(m->od->runfd, name, 0);
 		m->res->skipped++;
 		return NULL;
 	}
@@ -627,10 +645,6 @@ mail_one(struct mailer *m, const struct pf_mail_item *it)
 		m->res->skipped++;		/* mailed before */
 		return NULL;
 	}
-	if (strchr(it->file, '/') != NULL || it->file[0] == '.' ||
-	    it->file[0] == '\0')
-		return row_err("unsafe file name \"%s\" in the database",
-		    shown(it->file, sh, sizeof(sh)));
 
 	attrs_clear(&m->attrs);
 	if ((err = pf_store_mailq_attrs(m->q, it->attrs, attrs_add,

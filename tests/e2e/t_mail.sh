@@ -79,6 +79,8 @@ expect_status 65 "unclosed placeholder" "$PF" mail --run "$run" \
 printf 'Hello \377\n' > latin1.txt
 expect_status 65 "body that is not UTF-8" "$PF" mail --run "$run" \
     --from it@example.com --body latin1.txt
+expect_status 64 "subject that is not UTF-8" "$PF" mail --run "$run" \
+    --from it@example.com --subject "$(printf 'caf\351')"
 expect_status 64 "unknown subject placeholder" "$PF" mail --run "$run" \
     --from it@example.com --subject 'For {{nosuch}}'
 err_has "...named" '--subject: unknown placeholder "{{nosuch}}"'
@@ -153,6 +155,8 @@ expect_status 1 "mail the first run again" "$PF" mail --run "$run" --from it@exa
 err_has "a superseded profile is skipped with a warning" \
     'user "ana", template "mailt": profile superseded by a later run; not mailed'
 check "...counted as skipped" grep -q ' 2 written, 0 sent, 1 skipped, 3 failed' "$T/last.out"
+check "...and its message from before is gone" \
+    [ ! -e "out/$run/mail/ana.mailt.eml" ]
 expect_status 0 "mail the second run" "$PF" mail --run "$run2" --from it@example.com
 check "...only what it wrote" grep -qx "mail $run2: 1 written, 0 sent, 0 skipped, 0 failed; $T/out/$run2/mail/" "$T/last.out"
 python3 "$TOP/tests/e2e/check_mail.py" "out/$run2/mail" "out/$run2" "$T/pf.db" \
