@@ -5,7 +5,6 @@
 #include <time.h>
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "mime.h"
 
@@ -601,7 +600,7 @@ pf_mime_build(struct pf_buf *out, const struct pf_mime_msg *m, char *msgid,
 	struct tm tm;
 	int tries;
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
+	if (!pf_random(raw, sizeof(raw)))
 		return pf_error_ssl(PF_EX_SOFTWARE, "random Message-ID");
 	pf_hex(raw, sizeof(raw), hex);
 	snprintf(msgid, msgidlen, "<%s.%lld@%s>", hex, (long long)m->date,
@@ -610,7 +609,7 @@ pf_mime_build(struct pf_buf *out, const struct pf_mime_msg *m, char *msgid,
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
 
 	for (tries = 0; tries < 8; tries++) {
-		if (RAND_bytes(raw, sizeof(raw)) != 1)
+		if (!pf_random(raw, sizeof(raw)))
 			return pf_error_ssl(PF_EX_SOFTWARE, "random boundary");
 		pf_hex(raw, sizeof(raw), hex);
 		snprintf(boundary, sizeof(boundary), "=_pf_%s", hex);
