@@ -362,6 +362,17 @@ shown(const char *s, char *buf, size_t buflen)
 	return buf;
 }
 
+/* Why a non-ASCII address is refused. */
+static const char *
+utf8_hint(const char *addr)
+{
+	for (; *addr != '\0'; addr++)
+		if ((unsigned char)*addr >= 0x80)
+			return " (non-ASCII addresses need SMTPUTF8, which "
+			    "mail does not use)";
+	return "";
+}
+
 /* A message that could not be made or sent: the run goes on. */
 static struct pf_error *
 row_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -654,8 +665,8 @@ mail_one(struct mailer *m, const struct pf_mail_item *it)
 		return row_err("no address in column \"%s\"", o->to_column);
 	if (!pf_mime_addr_ok(to))
 		return row_err("address \"%s\" in column \"%s\" is not a "
-		    "plausible address", shown(to, sh, sizeof(sh)),
-		    o->to_column);
+		    "plausible address%s", shown(to, sh, sizeof(sh)),
+		    o->to_column, utf8_hint(to));
 
 	memset(&v, 0, sizeof(v));
 	v.user = it->user;

@@ -16,6 +16,7 @@ printf '%s\r\n' 'user,email,name,department' \
     'evil,evil@example.com,"Evil' 'Bcc: victim@example.com",X' \
     'inject,"inject@example.com' 'Bcc: victim@example.com",Inject,X' \
     'bad,not-an-address,Bad,X' \
+    'eai,jürgen@example.com,Jürgen,X' \
     'noaddr,,Nobody,X' > users.csv
 expect_status 0 "run" "$PF" run --csv users.csv --key-column user \
     --template mailt --out out $(signer_args "$T/pki")
@@ -27,13 +28,15 @@ printf '%s\n' 'Dear {{name}},' '' \
 expect_status 1 "mail with failed rows exits 1" "$PF" mail --run "$run" \
     --from 'IT Desk <it@example.com>' --subject 'Profil für {{name}}' \
     --body body.txt
-check "summary line" grep -qx "mail $run: 3 written, 0 sent, 0 skipped, 3 failed; $T/out/$run/mail/" "$T/last.out"
+check "summary line" grep -qx "mail $run: 3 written, 0 sent, 0 skipped, 4 failed; $T/out/$run/mail/" "$T/last.out"
 err_has "a CR LF in the address fails its row, named with the user" \
     'user "inject", template "mailt": address "inject@example.com\r\nBcc: victim@example.com" in column "email" is not a plausible address; not mailed'
 err_has "an implausible address fails its row" \
     'user "bad", template "mailt": address "not-an-address"'
 err_has "no address fails its row" \
     'user "noaddr", template "mailt": no address in column "email"'
+err_has "a non-ASCII address fails its row, saying why" \
+    'user "eai", template "mailt": address "jürgen@example.com" in column "email" is not a plausible address (non-ASCII addresses need SMTPUTF8'
 python3 "$TOP/tests/e2e/check_mail.py" "out/$run/mail" "out/$run" "$T/pf.db" \
     "$run" it@example.com --from-name "IT Desk" --count 3 --mode \
     --subject 'Profil für {name}' --body-has 'Dear {name},' \
@@ -143,7 +146,7 @@ printf 'x' >> "out/$run/ana.mailt.mobileconfig"
 expect_status 1 "changed profile" "$PF" mail --run "$run" --from it@example.com
 err_has "...fails its row" 'user "ana", template "mailt": '
 err_has "...saying why" 'changed since the run wrote it'
-check "...the others are written" grep -q ' 2 written, 0 sent, 0 skipped, 4 failed' "$T/last.out"
+check "...the others are written" grep -q ' 2 written, 0 sent, 0 skipped, 5 failed' "$T/last.out"
 cp ana.keep "out/$run/ana.mailt.mobileconfig"
 
 # A later run supersedes ana's profile: the old one is not mailed.
@@ -154,7 +157,7 @@ run2=$(readlink out/latest)
 expect_status 1 "mail the first run again" "$PF" mail --run "$run" --from it@example.com
 err_has "a superseded profile is skipped with a warning" \
     'user "ana", template "mailt": profile superseded by a later run; not mailed'
-check "...counted as skipped" grep -q ' 2 written, 0 sent, 1 skipped, 3 failed' "$T/last.out"
+check "...counted as skipped" grep -q ' 2 written, 0 sent, 1 skipped, 4 failed' "$T/last.out"
 check "...and its message from before is gone" \
     [ ! -e "out/$run/mail/ana.mailt.eml" ]
 expect_status 0 "mail the second run" "$PF" mail --run "$run2" --from it@example.com
