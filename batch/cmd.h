@@ -34,6 +34,7 @@ struct pf_error *cmd_runs(struct pf_cmdctx *, int, char **);
 struct pf_error *cmd_verify_csr(struct pf_cmdctx *, int, char **);
 struct pf_error *cmd_revoke(struct pf_cmdctx *, int, char **);
 struct pf_error *cmd_inspect(struct pf_cmdctx *, int, char **);
+struct pf_error *cmd_mail(struct pf_cmdctx *, int, char **);
 
 /* Open the database for a command (schema must be current). */
 struct pf_error *pf_cmd_opendb(struct pf_cmdctx *ctx, struct pf_db **db);

@@ -56,6 +56,10 @@ const struct pf_cmd pf_cmds[] = {
 	{ "inspect", cmd_inspect,
 	    "inspect FILE [--ca PEM] [--json] [--allow-unsigned]",
 	    "check a profile's signature and chain, show what it holds" },
+	{ "mail", cmd_mail,
+	    "mail --run ID --from ADDR [--subject S] [--body FILE]\n"
+	    "           [--to-column COL] [--name-column COL] [--sendmail]",
+	    "one message per profile of a run, to file or to sendmail" },
 	{ NULL, NULL, NULL, NULL }
 };
 

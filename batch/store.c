@@ -989,3 +989,206 @@ pf_store_current_files(struct pf_db *db, const char *user, const char *tmpl,
 	sqlite3_finalize(st);
 	return err;
 }
+
+struct pf_error *
+pf_store_run_find(struct pf_db *db, const char *ident, struct pf_run_rec *out)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((err = pf_db_prepare(db, &st, "SELECT " RUN_COLS " FROM runs "
+	    "WHERE name = ?1 OR CAST(id AS TEXT) = ?1 OR (?1 = 'latest' AND "
+	    "id = (SELECT max(id) FROM runs WHERE status = 'done'))")) != NULL)
+		return err;
+	sqlite3_bind_text(st, 1, ident, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		err = run_from_row(st, out);
+	else if (rc == SQLITE_DONE)
+		err = pf_error_fmt(PF_EX_DATAERR, "run \"%s\" not found "
+		    "(see \"profactory runs\")", ident);
+	else
+		err = pf_db_error(db, "read run");
+	sqlite3_finalize(st);
+	return err;
+}
+
+struct pf_error *
+pf_store_run_has_column(struct pf_db *db, long long run_id,
+    const char *column, int *has)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+	int rc;
+
+	if ((err = pf_db_prepare(db, &st, "SELECT 1 FROM profiles p JOIN "
+	    "users u ON u.id = p.user_id, json_each(u.attrs) j WHERE "
+	    "p.run_id = ?1 AND j.key = ?2 LIMIT 1")) != NULL)
+		return err;
+	sqlite3_bind_int64(st, 1, run_id);
+	sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		*has = rc == SQLITE_ROW;
+	else
+		err = pf_db_error(db, "read user attributes");
+	sqlite3_finalize(st);
+	return err;
+}
+
+void
+pf_mail_item_clear(struct pf_mail_item *it)
+{
+	free(it->file);
+	free(it->tmpl);
+	free(it->user);
+	free(it->attrs);
+	memset(it, 0, sizeof(*it));
+}
+
+enum { MQ_NEXT, MQ_ATTRS, MQ_SENT, MQ_N };
+
+static const char *const mailq_sql[MQ_N] = {
+	/* Keyset paging over the (run_id, file) index: one short read
+	 * each, so the sent records commit at once. */
+	[MQ_NEXT] = "SELECT p.id, p.file, p.sha256, p.bytes, t.name, u.key, "
+	    "u.attrs, CASE WHEN c.revoke_reason IS NOT NULL THEN "
+	    "c.revoke_reason WHEN p.superseded_at IS NOT NULL THEN "
+	    "'superseded' WHEN c.used_at IS NOT NULL THEN 'used' WHEN "
+	    "c.expires_at <= ?3 THEN 'expired' ELSE '' END, m.sent_at "
+	    "FROM profiles p JOIN users u ON u.id = p.user_id "
+	    "JOIN templates t ON t.id = p.template_id "
+	    "LEFT JOIN challenges c ON c.profile_id = p.id "
+	    "LEFT JOIN mail_sent m ON m.profile_id = p.id "
+	    "WHERE p.run_id = ?1 AND p.file > ?2 ORDER BY p.file LIMIT 1",
+	[MQ_ATTRS] = "SELECT key, value FROM json_each(?1) WHERE type = "
+	    "'text'",
+	[MQ_SENT] = "INSERT INTO mail_sent (profile_id, to_addr, message_id, "
+	    "sent_at) VALUES (?, ?, ?, ?)",
+};
+
+struct pf_store_mailq {
+	struct pf_db *db;		/* borrowed */
+	sqlite3_stmt *st[MQ_N];		/* owned */
+	long long run_id;
+	time_t now;			/* challenges expired by then */
+	char *last;			/* malloc'd file of the last item */
+};
+
+struct pf_error *
+pf_store_mailq_new(struct pf_store_mailq **out, struct pf_db *db,
+    long long run_id, time_t now)
+{
+	struct pf_store_mailq *q;
+	struct pf_error *err;
+	int i;
+
+	*out = NULL;
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return pf_error_nomem();
+	q->db = db;
+	q->run_id = run_id;
+	q->now = now;
+	for (i = 0; i < MQ_N; i++) {
+		if ((err = pf_db_prepare(db, &q->st[i], mailq_sql[i])) !=
+		    NULL) {
+			pf_store_mailq_free(q);
+			return err;
+		}
+	}
+	*out = q;
+	return NULL;
+}
+
+void
+pf_store_mailq_free(struct pf_store_mailq *q)
+{
+	int i;
+
+	if (q == NULL)
+		return;
+	for (i = 0; i < MQ_N; i++)
+		sqlite3_finalize(q->st[i]);
+	free(q->last);
+	free(q);
+}
+
+struct pf_error *
+pf_store_mailq_next(struct pf_store_mailq *q, struct pf_mail_item *it,
+    int *found)
+{
+	sqlite3_stmt *st = q->st[MQ_NEXT];
+	struct pf_error *err = NULL;
+	int rc;
+
+	memset(it, 0, sizeof(*it));
+	*found = 0;
+	sqlite3_bind_int64(st, 1, q->run_id);
+	sqlite3_bind_text(st, 2, q->last != NULL ? q->last : "", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)q->now);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		it->profile_id = sqlite3_column_int64(st, 0);
+		it->file = col_text(st, 1, &err);
+		snprintf(it->sha256, sizeof(it->sha256), "%s",
+		    (const char *)sqlite3_column_text(st, 2));
+		it->bytes = sqlite3_column_int64(st, 3);
+		it->tmpl = col_text(st, 4, &err);
+		it->user = col_text(st, 5, &err);
+		it->attrs = col_text(st, 6, &err);
+		snprintf(it->stale, sizeof(it->stale), "%s",
+		    (const char *)sqlite3_column_text(st, 7));
+		it->sent_at = (time_t)sqlite3_column_int64(st, 8);
+		if (err == NULL && (it->file == NULL || it->tmpl == NULL ||
+		    it->user == NULL || it->attrs == NULL))
+			err = pf_error_nomem();
+		if (err == NULL) {
+			free(q->last);
+			if ((q->last = pf_strdup(it->file)) == NULL)
+				err = pf_error_nomem();
+		}
+		*found = err == NULL;
+	} else if (rc != SQLITE_DONE)
+		err = pf_db_error(q->db, "read profiles of the run");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (err != NULL)
+		pf_mail_item_clear(it);
+	return err;
+}
+
+struct pf_error *
+pf_store_mailq_attrs(struct pf_store_mailq *q, const char *json,
+    struct pf_error *(*fn)(void *, const char *, const char *), void *arg)
+{
+	sqlite3_stmt *st = q->st[MQ_ATTRS];
+	struct pf_error *err = NULL;
+	int rc;
+
+	sqlite3_bind_text(st, 1, json, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((err = fn(arg, (const char *)sqlite3_column_text(st, 0),
+		    (const char *)sqlite3_column_text(st, 1))) != NULL)
+			break;
+	if (err == NULL && rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = pf_db_error(q->db, "read user attributes");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return err;
+}
+
+struct pf_error *
+pf_store_mailq_sent(struct pf_store_mailq *q, long long profile_id,
+    const char *to, const char *message_id, time_t at)
+{
+	sqlite3_stmt *st = q->st[MQ_SENT];
+
+	sqlite3_bind_int64(st, 1, profile_id);
+	sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)at);
+	return pf_db_step_done(q->db, st, "record mail sent");
+}

@@ -185,4 +185,51 @@ struct pf_error *pf_store_current_files(struct pf_db *db, const char *user,
     const char *tmpl, void (*fn)(void *arg, const char *out_dir,
     const char *file), void *arg);
 
+/*
+ * Mail: the run a mail command names, and its profiles one at a time.
+ */
+
+/* The run named ident: its name, its numeric id, or "latest" (the newest
+ * finished run).  Unknown: PF_EX_DATAERR "run \"ident\" not found".
+ * Clear out with pf_run_rec_clear(). */
+struct pf_error *pf_store_run_find(struct pf_db *db, const char *ident,
+    struct pf_run_rec *out);
+/* *has = 1 if a user with a profile of the run has a value in column. */
+struct pf_error *pf_store_run_has_column(struct pf_db *db, long long run_id,
+    const char *column, int *has);
+
+/* One profile a run wrote, as the mail command sees it. */
+struct pf_mail_item {
+	long long profile_id;
+	char *file;			/* malloc'd, in the run directory */
+	char sha256[PF_SHA256_HEX];
+	long long bytes;
+	char *tmpl;			/* malloc'd template name */
+	char *user;			/* malloc'd key */
+	char *attrs;			/* malloc'd JSON object of the user's
+					 * columns, as last recorded */
+	char stale[16];			/* "" or why the profile is of no use
+					 * any more: superseded, revoked,
+					 * pruned, expired, used */
+	time_t sent_at;			/* 0 unless mailed with sendmail */
+};
+void pf_mail_item_clear(struct pf_mail_item *it);
+
+struct pf_store_mailq;
+struct pf_error *pf_store_mailq_new(struct pf_store_mailq **out,
+    struct pf_db *db, long long run_id, time_t now);
+void pf_store_mailq_free(struct pf_store_mailq *q);	/* NULL-safe */
+/* The run's next profile in file name order (one query each, so nothing
+ * is held open between calls); *found = 0 after the last. */
+struct pf_error *pf_store_mailq_next(struct pf_store_mailq *q,
+    struct pf_mail_item *it, int *found);
+/* Calls fn with each key and text value of the JSON object json. */
+struct pf_error *pf_store_mailq_attrs(struct pf_store_mailq *q,
+    const char *json, struct pf_error *(*fn)(void *arg, const char *key,
+    const char *value), void *arg);
+/* Record that sendmail took the profile's message (commits at once). */
+struct pf_error *pf_store_mailq_sent(struct pf_store_mailq *q,
+    long long profile_id, const char *to, const char *message_id,
+    time_t at);
+
 #endif
