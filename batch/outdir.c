@@ -190,18 +190,34 @@ reserved(const char *name)
 	return 0;
 }
 
-void
-pf_safe_name(const char *key, const char *tmpl, const char *ext, char *buf,
-    size_t buflen)
+/* Names a run directory holds besides profiles (and a folder the mail
+ * command may write): a user folder must not take them. */
+static int
+run_file_name(const char *name)
+{
+	static const char *const own[] = { "manifest.csv", "manifest.json",
+	    "index.html", "mail" };
+	size_t i;
+
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (strcmp(name, own[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * One safe part from s into buf (at least max + 11 bytes): safe_part() of
+ * at most max bytes; a leading '_' before '.', '-', '+', '@' or a device
+ * name; then "-" and 8 hex digits of s's SHA-256 when the part is not s
+ * itself, or when digest is set.  Returns the length.
+ */
+static size_t
+safe_component(const char *s, size_t max, int digest, char *buf)
 {
 	char part[PF_NAME_MAX + 1];
-	size_t o = 0, n, extlen = strlen(ext);
+	size_t o = 0, n;
 
-	if (buflen < PF_NAME_MAX + 1) {
-		snprintf(buf, buflen, "_");
-		return;
-	}
-	n = safe_part(key, part, 120);
+	n = safe_part(s, part, max);
 	part[n] = '\0';	/* reserved() reads it as a string */
 	/* No leading dot (hidden), dash (an option) or character that makes
 	 * the manifest.csv cell a formula ('=' is never kept). */
@@ -210,19 +226,35 @@ pf_safe_name(const char *key, const char *tmpl, const char *ext, char *buf,
 	memcpy(buf + o, part, n);
 	o += n;
 	/*
-	 * A key that had to change (case, characters, length, prefix) gets a
+	 * A part that had to change (case, characters, length, prefix) gets a
 	 * short digest of itself, so that keys differing only in what was
 	 * changed ("Ana@x" and "ana@x") keep apart across runs, in
 	 * OUT/current/ too.
 	 */
-	if (o != strlen(key) || memcmp(buf, key, o) != 0) {
+	if (digest || o != strlen(s) || memcmp(buf, s, o) != 0) {
 		char hex[PF_SHA256_HEX];
 
-		pf_sha256_hex(key, strlen(key), hex);
+		pf_sha256_hex(s, strlen(s), hex);
 		buf[o++] = '-';
 		memcpy(buf + o, hex, 8);
 		o += 8;
 	}
+	buf[o] = '\0';
+	return o;
+}
+
+void
+pf_safe_name(const char *key, const char *tmpl, const char *ext, char *buf,
+    size_t buflen)
+{
+	char part[PF_NAME_MAX + 1];
+	size_t o, n, extlen = strlen(ext);
+
+	if (buflen < PF_NAME_MAX + 1) {
+		snprintf(buf, buflen, "_");
+		return;
+	}
+	o = safe_component(key, 120, 0, buf);
 	buf[o++] = '.';
 	n = safe_part(tmpl, part, PF_NAME_MAX - o - extlen - 1);
 	memcpy(buf + o, part, n);
@@ -230,6 +262,46 @@ pf_safe_name(const char *key, const char *tmpl, const char *ext, char *buf,
 	memcpy(buf + o, ext, extlen);
 	o += extlen;
 	buf[o] = '\0';
+}
+
+void
+pf_safe_path(enum pf_layout layout, const char *key, const char *tmpl,
+    const char *ext, char *buf, size_t buflen)
+{
+	size_t o, n, extlen = strlen(ext);
+
+	if (buflen < PF_PATH_MAX + 1 || extlen > 32) {
+		snprintf(buf, buflen, "_");
+		return;
+	}
+	if (layout != PF_LAYOUT_BY_USER) {
+		pf_safe_name(key, tmpl, ext, buf, buflen);
+		return;
+	}
+	/* The user folder: at most 1 + 120 + 9 bytes. */
+	o = safe_component(key, 120, 0, buf);
+	if (strcmp(buf, key) == 0 && (run_file_name(buf) ||
+	    (o >= extlen && strcmp(buf + o - extlen, ext) == 0)))
+		o = safe_component(key, 120, 1, buf);
+	buf[o++] = '/';
+	/* The file: at most 1 + 64 + 9 bytes, then ext. */
+	n = safe_component(tmpl, 64, 0, buf + o);
+	o += n;
+	memcpy(buf + o, ext, extlen);
+	o += extlen;
+	buf[o] = '\0';
+}
+
+int
+pf_layout_parse(const char *name, enum pf_layout *layout)
+{
+	if (strcmp(name, "flat") == 0)
+		*layout = PF_LAYOUT_FLAT;
+	else if (strcmp(name, "by-user") == 0)
+		*layout = PF_LAYOUT_BY_USER;
+	else
+		return -1;
+	return 0;
 }
 
 /* write(2) all of data; -1 with errno on error. */
@@ -290,18 +362,135 @@ pf_outdir_write_tmp(struct pf_outdir *od, const void *data, size_t len,
 	return NULL;
 }
 
+/*
+ * Where the path rel (relative to dirfd) lives: for a plain name, dirfd
+ * itself and rel; for "DIR/NAME", DIR opened with O_NOFOLLOW into *dfd
+ * (the caller closes it when it is not dirfd) and NAME in *last.  With
+ * create, DIR is made (0700) when missing, and a symbolic link in its
+ * place is removed, never followed.  Only one level: a second '/', an
+ * empty part or a part starting with '.' is EINVAL.  -1 with errno on
+ * failure.
+ */
+static int
+open_parent(int dirfd, const char *rel, int create, int *dfd,
+    const char **last)
+{
+	char dir[PF_PATH_MAX + 1];
+	const char *slash = strchr(rel, '/');
+	struct stat st;
+	size_t n;
+	int fd, tries;
+
+	*dfd = dirfd;
+	*last = rel;
+	if (slash == NULL)
+		return 0;
+	n = (size_t)(slash - rel);
+	if (n == 0 || n > PF_PATH_MAX || rel[0] == '.' || slash[1] == '\0' ||
+	    slash[1] == '.' || strchr(slash + 1, '/') != NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(dir, rel, n);
+	dir[n] = '\0';
+	for (tries = 0; tries < 3; tries++) {
+		if (create && mkdirat(dirfd, dir, 0700) == -1 &&
+		    errno != EEXIST)
+			return -1;
+		fd = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+		    O_NOFOLLOW);
+		if (fd != -1) {
+			*dfd = fd;
+			*last = slash + 1;
+			return 0;
+		}
+		if (!create)
+			return -1;
+		if (errno == ENOENT)
+			continue;	/* removed meanwhile: make it again */
+		if (errno != ELOOP && errno != ENOTDIR)
+			return -1;
+		if (fstatat(dirfd, dir, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		if (!S_ISLNK(st.st_mode)) {
+			errno = ENOTDIR;
+			return -1;
+		}
+		if (unlinkat(dirfd, dir, 0) == -1 && errno != ENOENT)
+			return -1;
+	}
+	errno = ELOOP;
+	return -1;
+}
+
+static void
+close_parent(int dirfd, int dfd)
+{
+	if (dfd != dirfd && dfd != -1)
+		close(dfd);
+}
+
+/*
+ * The i-th name to try for want's last component (i >= 2): NAME~i.EXT,
+ * NAME being that component up to its first dot.  A '.' in a user folder
+ * name is not the one.
+ */
+static void
+alt_name(const char *want, int i, char *buf, size_t buflen)
+{
+	const char *dot;
+	size_t stem;
+
+	dot = strchr(want, '.');
+	stem = dot ? (size_t)(dot - want) : strlen(want);
+	snprintf(buf, buflen, "%.*s~%d%s", (int)stem, want, i,
+	    dot ? dot : "");
+}
+
+/* rmdir(2) of rel's user folder when it is empty (no error). */
+static void
+remove_parent(int dirfd, const char *rel)
+{
+	char dir[PF_PATH_MAX + 1];
+	const char *slash = strchr(rel, '/');
+
+	if (slash == NULL || (size_t)(slash - rel) > PF_PATH_MAX)
+		return;
+	memcpy(dir, rel, (size_t)(slash - rel));
+	dir[slash - rel] = '\0';
+	unlinkat(dirfd, dir, AT_REMOVEDIR);
+}
+
+/* Remove rel (relative to dirfd) and its user folder if that leaves it
+ * empty. */
+static void
+remove_rel(int dirfd, const char *rel)
+{
+	const char *last;
+	int dfd;
+
+	if (open_parent(dirfd, rel, 0, &dfd, &last) == -1)
+		return;
+	unlinkat(dfd, last, 0);
+	if (dfd != dirfd) {
+		close(dfd);
+		remove_parent(dirfd, rel);
+	}
+}
+
 enum { ANON_NONE, ANON_EMPTY_PATH, ANON_PROC };
 
-/* linkat(2) of an open unnamed file, the way the probe found to work. */
+/* linkat(2) of an open unnamed file into dirfd, the way the probe found
+ * to work. */
 static int
-link_anon(struct pf_outdir *od, int fd, const char *name)
+link_anon(struct pf_outdir *od, int fd, int dirfd, const char *name)
 {
 	char proc[64];
 
 	if (od->anon == ANON_EMPTY_PATH)
-		return linkat(fd, "", od->runfd, name, AT_EMPTY_PATH);
+		return linkat(fd, "", dirfd, name, AT_EMPTY_PATH);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	return linkat(AT_FDCWD, proc, od->runfd, name, AT_SYMLINK_FOLLOW);
+	return linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW);
 }
 
 struct pf_error *
@@ -320,7 +509,7 @@ pf_outdir_anon_probe(struct pf_outdir *od, int *ok)
 	for (m = ANON_EMPTY_PATH; m <= ANON_PROC; m++) {
 		od->anon = m;
 		unlinkat(od->runfd, name, 0);
-		if (link_anon(od, fd, name) == 0) {
+		if (link_anon(od, fd, od->runfd, name) == 0) {
 			unlinkat(od->runfd, name, 0);
 			*ok = 1;
 			break;
@@ -354,55 +543,93 @@ pf_outdir_write_anon(struct pf_outdir *od, const void *data, size_t len,
 	return NULL;
 }
 
+/*
+ * Name a new file of the run directory want, or want with its last
+ * component NAME~2.EXT, NAME~3.EXT, ... when taken: name(arg, dfd, last)
+ * makes the name (0, or -1 with errno, EEXIST when taken).  The path used
+ * goes to final.  With renaming, a failed name(), not a full disk, is an
+ * I/O error, "rename ..."; otherwise it is PF_EX_CANTCREAT.
+ */
+static struct pf_error *
+name_file(struct pf_outdir *od, const char *want, char *final,
+    size_t finallen, int renaming, int (*name)(void *, int, const char *),
+    void *arg)
+{
+	struct pf_error *err = NULL;
+	const char *last;
+	size_t dirlen;
+	int dfd, i;
+
+	final[0] = '\0';
+	if (open_parent(od->runfd, want, 1, &dfd, &last) == -1)
+		return pf_error_errno(errno == ENOSPC || errno == EDQUOT ?
+		    PF_EX_IOERR : PF_EX_CANTCREAT, "%s/%s/%s", od->root,
+		    od->run, want);
+	dirlen = (size_t)(last - want);
+	snprintf(final, finallen, "%s", want);
+	for (i = 2; i < 10000 && dirlen < finallen; i++) {
+		if (name(arg, dfd, final + dirlen) == 0)
+			goto done;
+		if (errno != EEXIST) {
+			err = pf_error_errno(renaming || errno == ENOSPC ||
+			    errno == EDQUOT ? PF_EX_IOERR : PF_EX_CANTCREAT,
+			    "%s%s/%s/%s", renaming ? "rename " : "", od->root,
+			    od->run, final);
+			goto done;
+		}
+		alt_name(last, i, final + dirlen, finallen - dirlen);
+	}
+	final[0] = '\0';
+	err = pf_error_fmt(PF_EX_CANTCREAT, "%s/%s/%s: too many names "
+	    "alike", od->root, od->run, want);
+done:
+	close_parent(od->runfd, dfd);
+	return err;
+}
+
+struct link_arg {
+	struct pf_outdir *od;
+	int fd;
+};
+
+static int
+name_link(void *arg, int dfd, const char *name)
+{
+	struct link_arg *la = arg;
+
+	return link_anon(la->od, la->fd, dfd, name);
+}
+
 struct pf_error *
 pf_outdir_link_anon(struct pf_outdir *od, int fd, const char *want,
     char *final, size_t finallen)
 {
-	const char *dot;
-	size_t stem;
-	int i;
+	struct link_arg la = { od, fd };
 
-	dot = strchr(want, '.');
-	stem = dot ? (size_t)(dot - want) : strlen(want);
-	snprintf(final, finallen, "%s", want);
-	for (i = 2; i < 10000; i++) {
-		if (link_anon(od, fd, final) == 0)
-			return NULL;
-		if (errno != EEXIST)
-			return pf_error_errno(errno == ENOSPC ||
-			    errno == EDQUOT ? PF_EX_IOERR : PF_EX_CANTCREAT,
-			    "%s/%s/%s", od->root, od->run, final);
-		snprintf(final, finallen, "%.*s~%d%s", (int)stem, want, i,
-		    dot ? dot : "");
-	}
-	final[0] = '\0';
-	return pf_error_fmt(PF_EX_CANTCREAT, "%s/%s/%s: too many names "
-	    "alike", od->root, od->run, want);
+	return name_file(od, want, final, finallen, 0, name_link, &la);
+}
+
+struct rename_arg {
+	struct pf_outdir *od;
+	const char *tmpname;
+};
+
+static int
+name_rename(void *arg, int dfd, const char *name)
+{
+	struct rename_arg *ra = arg;
+
+	return renameat2(ra->od->runfd, ra->tmpname, dfd, name,
+	    RENAME_NOREPLACE);
 }
 
 struct pf_error *
 pf_outdir_commit(struct pf_outdir *od, const char *tmpname, const char *want,
     char *final, size_t finallen)
 {
-	const char *dot;
-	size_t stem;
-	int i;
+	struct rename_arg ra = { od, tmpname };
 
-	dot = strchr(want, '.');
-	stem = dot ? (size_t)(dot - want) : strlen(want);
-	snprintf(final, finallen, "%s", want);
-	for (i = 2; i < 10000; i++) {
-		if (renameat2(od->runfd, tmpname, od->runfd, final,
-		    RENAME_NOREPLACE) == 0)
-			return NULL;
-		if (errno != EEXIST)
-			return pf_error_errno(PF_EX_IOERR, "rename %s/%s/%s",
-			    od->root, od->run, final);
-		snprintf(final, finallen, "%.*s~%d%s", (int)stem, want, i,
-		    dot ? dot : "");
-	}
-	return pf_error_fmt(PF_EX_CANTCREAT, "%s/%s/%s: too many names "
-	    "alike", od->root, od->run, want);
+	return name_file(od, want, final, finallen, 1, name_rename, &ra);
 }
 
 struct pf_error *
@@ -472,64 +699,177 @@ pf_outdir_open_current(struct pf_outdir *od)
 	return NULL;
 }
 
-struct pf_error *
-pf_outdir_publish(struct pf_outdir *od, int dirfd, const char *path,
-    const char *name, int only_if_missing, const struct stat *known)
+/*
+ * Link path (relative to dirfd) as last in dfd, the folder of name in
+ * OUT/current/, as pf_outdir_publish() says.  -1 with errno on failure; 1
+ * when there was nothing to do.
+ */
+static int
+publish_in(struct pf_outdir *od, int dfd, int dirfd, const char *path,
+    const char *last, int only_if_missing, const struct stat *known)
 {
 	const char *tmp = PF_TMP_PREFIX "current";
 	struct stat src, cur;
 
-	if (od->curfd == -1)
-		return NULL;
 	if (only_if_missing == 1) {
 		if (known != NULL)
 			src = *known;
 		else if (fstatat(dirfd, path, &src, 0) == -1)
-			return NULL;	/* gone: the next run reissues it */
-		if (fstatat(od->curfd, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
+			return 1;	/* gone: the next run reissues it */
+		if (fstatat(dfd, last, &cur, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    cur.st_dev == src.st_dev && cur.st_ino == src.st_ino)
-			return NULL;
+			return 1;
 	}
 	if (only_if_missing == -1) {
-		if (linkat(dirfd, path, od->curfd, name, 0) == 0)
-			return NULL;
+		if (linkat(dirfd, path, dfd, last, 0) == 0)
+			return 0;
 		if (errno != EEXIST)
-			return pf_error_errno(PF_EX_CANTCREAT,
-			    "%s/current/%s", od->root, name);
+			return -1;
 	}
+	/* The temporary stays at the top of current/, where a run killed
+	 * here leaves it for the next to remove. */
 	if (linkat(dirfd, path, od->curfd, tmp, 0) == -1 &&
 	    (errno != EEXIST || unlinkat(od->curfd, tmp, 0) == -1 ||
 	    linkat(dirfd, path, od->curfd, tmp, 0) == -1)) {
 		if (errno == ENOENT && only_if_missing == 1)
-			return NULL;	/* the next run reissues it */
-		return pf_error_errno(PF_EX_CANTCREAT, "%s/current/%s",
-		    od->root, name);
+			return 1;	/* the next run reissues it */
+		return -1;
 	}
-	if (renameat(od->curfd, tmp, od->curfd, name) == -1) {
-		struct pf_error *err = pf_error_errno(PF_EX_CANTCREAT,
-		    "%s/current/%s", od->root, name);
+	if (renameat(od->curfd, tmp, dfd, last) == -1) {
+		int e = errno;
 
 		unlinkat(od->curfd, tmp, 0);
-		return err;
+		errno = e;
+		return -1;
 	}
-	return NULL;
+	return 0;
+}
+
+/* 1 if dfd is a folder that was removed (by a revoke emptying it). */
+static int
+removed_dir(int dfd)
+{
+	struct stat st;
+
+	return fstat(dfd, &st) == 0 && st.st_nlink == 0;
+}
+
+struct pf_error *
+pf_outdir_publish(struct pf_outdir *od, int dirfd, const char *path,
+    const char *name, int only_if_missing, const struct stat *known)
+{
+	const char *last;
+	int dfd, e, tries;
+
+	if (od->curfd == -1)
+		return NULL;
+	for (tries = 0; ; tries++) {
+		if (open_parent(od->curfd, name, 1, &dfd, &last) == -1)
+			return pf_error_errno(PF_EX_CANTCREAT,
+			    "%s/current/%s", od->root, name);
+		e = publish_in(od, dfd, dirfd, path, last, only_if_missing,
+		    known) == -1 ? errno : 0;
+		/* A revoke may remove the folder between open and link. */
+		if (e == ENOENT && dfd != od->curfd && tries < 2 &&
+		    removed_dir(dfd)) {
+			close(dfd);
+			continue;
+		}
+		close_parent(od->curfd, dfd);
+		if (e != 0) {
+			errno = e;
+			return pf_error_errno(PF_EX_CANTCREAT,
+			    "%s/current/%s", od->root, name);
+		}
+		return NULL;
+	}
 }
 
 void
 pf_outdir_unpublish(struct pf_outdir *od, const char *name)
 {
 	if (od->curfd != -1)
-		unlinkat(od->curfd, name, 0);
+		remove_rel(od->curfd, name);
 }
 
 void
 pf_current_remove(const char *root, const char *file)
 {
 	char path[4096];
+	int fd;
 
-	if (strchr(file, '/') != NULL || file[0] == '.' ||
-	    (size_t)snprintf(path, sizeof(path), "%s/current/%s", root,
-	    file) >= sizeof(path))
+	if (file[0] == '.' || (size_t)snprintf(path, sizeof(path),
+	    "%s/current", root) >= sizeof(path))
 		return;
-	unlink(path);
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW)) == -1)
+		return;
+	remove_rel(fd, file);
+	close(fd);
+}
+
+void
+pf_outdir_remove(struct pf_outdir *od, const char *file)
+{
+	remove_rel(od->runfd, file);
+}
+
+/* Remove from dirfd (the run directory, or prefix/ in it) temporary files
+ * and files recorded() does not claim; folders only at the top. */
+static struct pf_error *
+sweep_dir(int dirfd, const char *prefix,
+    struct pf_error *(*recorded)(void *, const char *, int *), void *arg)
+{
+	struct pf_error *err = NULL;
+	struct dirent *de;
+	struct stat st;
+	char rel[PF_PATH_MAX + 1];
+	DIR *d;
+	int fd, has;
+
+	if ((fd = dup(dirfd)) == -1)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	rewinddir(d);
+	while (err == NULL && (de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+
+		if (strncmp(n, PF_TMP_PREFIX, strlen(PF_TMP_PREFIX)) == 0) {
+			unlinkat(dirfd, n, 0);
+			continue;
+		}
+		if (n[0] == '.')
+			continue;
+		if (de->d_type == DT_DIR || (de->d_type == DT_UNKNOWN &&
+		    fstatat(dirfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode))) {
+			int sub;
+
+			if (prefix != NULL || strlen(n) >= sizeof(rel) ||
+			    (sub = openat(dirfd, n, O_RDONLY | O_DIRECTORY |
+			    O_CLOEXEC | O_NOFOLLOW)) == -1)
+				continue;
+			err = sweep_dir(sub, n, recorded, arg);
+			close(sub);
+			unlinkat(dirfd, n, AT_REMOVEDIR);	/* if empty */
+			continue;
+		}
+		if ((size_t)snprintf(rel, sizeof(rel), "%s%s%s",
+		    prefix ? prefix : "", prefix ? "/" : "", n) >= sizeof(rel))
+			continue;
+		if ((err = recorded(arg, rel, &has)) == NULL && !has)
+			unlinkat(dirfd, n, 0);
+	}
+	closedir(d);
+	return err;
+}
+
+struct pf_error *
+pf_outdir_sweep(struct pf_outdir *od,
+    struct pf_error *(*recorded)(void *, const char *, int *), void *arg)
+{
+	return sweep_dir(od->runfd, NULL, recorded, arg);
 }

@@ -3,7 +3,10 @@
  * manifests; OUT/latest is a symbolic link to the newest finished run.
  * File names come from user data and are made safe here; every file
  * appears atomically (hidden temporary name, then rename) with mode 0600,
- * directories 0700.
+ * directories 0700.  A profile's path relative to its run directory is a
+ * plain name (layout flat) or "USER/NAME" (layout by-user); the user
+ * folder is only ever reached through a directory fd opened with
+ * O_NOFOLLOW, in OUT/RUN/ and in OUT/current/ alike.
  */
 #ifndef PF_OUTDIR_H
 #define PF_OUTDIR_H
@@ -15,6 +18,13 @@
 
 #define PF_TMP_PREFIX	".tmp-"		/* temporary files start with this */
 #define PF_NAME_MAX	200		/* bytes of a safe file name */
+#define PF_PATH_MAX	256		/* bytes of a safe relative path */
+
+/* Where a run puts its profiles (--layout). */
+enum pf_layout {
+	PF_LAYOUT_FLAT,			/* OUT/RUN/USER.TEMPLATE.mobileconfig */
+	PF_LAYOUT_BY_USER,		/* OUT/RUN/USER/TEMPLATE.mobileconfig */
+};
 
 struct pf_outdir {
 	int rootfd;		/* O_DIRECTORY fd of OUT, owned */
@@ -47,6 +57,20 @@ void pf_safe_name(const char *key, const char *tmpl, const char *ext,
     char *buf, size_t buflen);
 
 /*
+ * Safe path for (key, template, ext) relative to a run directory into buf
+ * (at least PF_PATH_MAX + 1 bytes).  PF_LAYOUT_FLAT: pf_safe_name().
+ * PF_LAYOUT_BY_USER: "USER/TEMPLATE.EXT", where USER and TEMPLATE each
+ * follow pf_safe_name()'s rules for the key (a part that had to change
+ * gets "-" and 8 hex digits of its SHA-256); a USER that would be the name
+ * of a run directory's own file, or end in ext, gets the digest too.
+ */
+void pf_safe_path(enum pf_layout layout, const char *key, const char *tmpl,
+    const char *ext, char *buf, size_t buflen);
+
+/* "flat" or "by-user" into *layout; -1 for anything else. */
+int pf_layout_parse(const char *name, enum pf_layout *layout);
+
+/*
  * Write data to a new hidden temporary file in the run directory, mode
  * 0600, not synced.  tmpname (at least 64 bytes) receives its name.
  * Errors: PF_EX_IOERR (write, full disk) or PF_EX_CANTCREAT, naming the
@@ -56,9 +80,11 @@ struct pf_error *pf_outdir_write_tmp(struct pf_outdir *od, const void *data,
     size_t len, char *tmpname, size_t tmplen);
 
 /*
- * Rename tmpname to want (a safe name) without replacing anything: when
- * want is taken, "NAME~2.EXT", "NAME~3.EXT", ... are tried.  The name used
- * goes to final (at least PF_NAME_MAX + 16 bytes).
+ * Rename tmpname to want (a safe path) without replacing anything: when
+ * want is taken, "NAME~2.EXT", "NAME~3.EXT", ... are tried, NAME being the
+ * last path component up to its first dot.  A user folder want names is
+ * created (0700) if missing.  The path used goes to final (at least
+ * PF_PATH_MAX + 16 bytes).
  */
 struct pf_error *pf_outdir_commit(struct pf_outdir *od, const char *tmpname,
     const char *want, char *final, size_t finallen);
@@ -75,7 +101,7 @@ struct pf_error *pf_outdir_anon_probe(struct pf_outdir *od, int *ok);
  * what names the file in errors (PF_EX_IOERR, PF_EX_CANTCREAT). */
 struct pf_error *pf_outdir_write_anon(struct pf_outdir *od, const void *data,
     size_t len, const char *what, int *fd);
-/* Give the unnamed file fd the name want, or "NAME~2.EXT", ... when want
+/* Give the unnamed file fd the path want, or "NAME~2.EXT", ... when want
  * is taken (see pf_outdir_commit); fd stays open. */
 struct pf_error *pf_outdir_link_anon(struct pf_outdir *od, int fd,
     const char *want, char *final, size_t finallen);
@@ -90,24 +116,43 @@ struct pf_error *pf_outdir_set_latest(struct pf_outdir *od);
 struct pf_error *pf_outdir_open_current(struct pf_outdir *od);
 /*
  * Hard-link the file at path (relative to dirfd) into OUT/current/ as
- * name, replacing what was there, atomically.  With only_if_missing 1, a
- * name that already is that file is left alone (and a missing source is
- * no error); with -1 the name is expected to be free (a first issue) and
- * is linked directly, falling back to a replacement when it is taken.
- * src, when not NULL, is what stat(2) said of path a moment ago.
+ * name (a path relative to the run directory: its user folder is created,
+ * 0700, as needed), replacing what was there, atomically.  With
+ * only_if_missing 1, a name that already is that file is left alone (and
+ * a missing source is no error); with -1 the name is expected to be free
+ * (a first issue) and is linked directly, falling back to a replacement
+ * when it is taken.  src, when not NULL, is what stat(2) said of path a
+ * moment ago.  A symbolic link where a user folder should be is removed,
+ * never followed.
  */
 struct pf_error *pf_outdir_publish(struct pf_outdir *od, int dirfd,
     const char *path, const char *name, int only_if_missing,
     const struct stat *src);
-/* Remove name from OUT/current/ (no error if absent). */
+/* Remove name from OUT/current/ (no error if absent), and its user folder
+ * if that leaves it empty. */
 void pf_outdir_unpublish(struct pf_outdir *od, const char *name);
 
 /* Remove file from ROOT/current/ (a revoked user leaves the folder a
- * share publishes); file must be a plain name. */
+ * share publishes), and its user folder if that leaves it empty; file is
+ * a path as recorded ("NAME" or "USER/NAME"). */
 void pf_current_remove(const char *root, const char *file);
+
+/* Remove file from the run directory, and its user folder if that leaves
+ * it empty (no error if absent). */
+void pf_outdir_remove(struct pf_outdir *od, const char *file);
 
 /* Remove leftover temporary files of the current run directory. */
 struct pf_error *pf_outdir_clean_tmp(struct pf_outdir *od);
+
+/*
+ * What a crashed run left in the run directory: temporary files go, and
+ * every other file, at the top or one level down in a user folder, for
+ * which recorded(arg, path, &has) sets has to 0 (path relative to the run
+ * directory).  User folders left empty go too.  Errors: those of
+ * recorded().
+ */
+struct pf_error *pf_outdir_sweep(struct pf_outdir *od,
+    struct pf_error *(*recorded)(void *, const char *, int *), void *arg);
 
 /* Path "OUT/RUN" or "OUT/RUN/file" into buf. */
 void pf_outdir_path(const struct pf_outdir *od, const char *file, char *buf,

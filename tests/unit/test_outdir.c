@@ -1,7 +1,13 @@
 /*
- * outdir: safe file names made from hostile keys.
+ * outdir: safe file names and paths made from hostile keys; user folders
+ * created, collisions named, symbolic links never followed.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "outdir.h"
 #include "util.h"
@@ -122,6 +128,315 @@ test_long_key(void)
 	T_CHECK(strncmp(s + 119, "-", 1) == 0);
 }
 
+static const char *
+by_user(const char *key, const char *tmpl)
+{
+	static char buf[PF_PATH_MAX + 1];
+
+	dirty_stack();
+	pf_safe_path(PF_LAYOUT_BY_USER, key, tmpl, ".mobileconfig", buf,
+	    sizeof(buf));
+	return buf;
+}
+
+/* "PREFIX-HEX8" for a part that had to change. */
+static const char *
+dig(const char *prefix, const char *s)
+{
+	static char buf[2][PF_PATH_MAX + 1];
+	static int k;
+	char hex[PF_SHA256_HEX];
+
+	k = !k;
+	pf_sha256_hex(s, strlen(s), hex);
+	snprintf(buf[k], sizeof(buf[k]), "%s-%.8s", prefix, hex);
+	return buf[k];
+}
+
+static void
+test_by_user_paths(void)
+{
+	char w[PF_PATH_MAX + 1], flat[PF_PATH_MAX + 1];
+
+	T_CHECK(strcmp(by_user("ana@example.com", "scep"),
+	    "ana@example.com/scep.mobileconfig") == 0);
+	snprintf(w, sizeof(w), "%s/scep.mobileconfig",
+	    dig("ana@example.com", "Ana@example.com"));
+	T_CHECK(strcmp(by_user("Ana@example.com", "scep"), w) == 0);
+	/* no '/', '..', hidden or option-like folder */
+	snprintf(w, sizeof(w), "%s/scep.mobileconfig",
+	    dig("_.._.._etc_x", "../../etc/x"));
+	T_CHECK(strcmp(by_user("../../etc/x", "scep"), w) == 0);
+	snprintf(w, sizeof(w), "%s/scep.mobileconfig", dig("_._", ".."));
+	T_CHECK(strcmp(by_user("..", "scep"), w) == 0);
+	snprintf(w, sizeof(w), "%s/scep.mobileconfig", dig("_-rf", "-rf"));
+	T_CHECK(strcmp(by_user("-rf", "scep"), w) == 0);
+	snprintf(w, sizeof(w), "%s/scep.mobileconfig", dig("_con", "CON"));
+	T_CHECK(strcmp(by_user("CON", "scep"), w) == 0);
+	snprintf(w, sizeof(w), "%s/scep.mobileconfig",
+	    dig("a_b_c_d", "a b#c%d"));
+	T_CHECK(strcmp(by_user("a b#c%d", "scep"), w) == 0);
+	/* the template part follows the same rules */
+	snprintf(w, sizeof(w), "a/%s.mobileconfig", dig("wifi", "WiFi"));
+	T_CHECK(strcmp(by_user("a", "WiFi"), w) == 0);
+	snprintf(w, sizeof(w), "a/%s.mobileconfig", dig("_-x", "-x"));
+	T_CHECK(strcmp(by_user("a", "-x"), w) == 0);
+	snprintf(w, sizeof(w), "a/%s.mobileconfig", dig("_nul", "nul"));
+	T_CHECK(strcmp(by_user("a", "nul"), w) == 0);
+	/* a folder never takes the name of a run directory's own file, nor
+	 * looks like a flat profile in OUT/current/ */
+	snprintf(w, sizeof(w), "%s/scep.mobileconfig",
+	    dig("manifest.csv", "manifest.csv"));
+	T_CHECK(strcmp(by_user("manifest.csv", "scep"), w) == 0);
+	snprintf(w, sizeof(w), "%s/scep.mobileconfig",
+	    dig("index.html", "index.html"));
+	T_CHECK(strcmp(by_user("index.html", "scep"), w) == 0);
+	snprintf(w, sizeof(w), "%s/scep.mobileconfig",
+	    dig("a.scep.mobileconfig", "a.scep.mobileconfig"));
+	T_CHECK(strcmp(by_user("a.scep.mobileconfig", "scep"), w) == 0);
+	T_CHECK(strcmp(by_user("manifest.csv.x", "scep"),
+	    "manifest.csv.x/scep.mobileconfig") == 0);
+	/* non-ASCII is kept whole */
+	T_CHECK(strcmp(by_user("j\xc3\xb6rg@x", "scep"),
+	    "j\xc3\xb6rg@x/scep.mobileconfig") == 0);
+	/* flat is pf_safe_name() */
+	pf_safe_path(PF_LAYOUT_FLAT, "Ana@x", "scep", ".mobileconfig", flat,
+	    sizeof(flat));
+	T_CHECK(strcmp(flat, safe("Ana@x", "scep")) == 0);
+}
+
+static void
+test_by_user_long(void)
+{
+	static char key[10001], tmpl[65];
+	const char *s, *slash;
+
+	memset(key, 'K', sizeof(key) - 1);
+	memset(tmpl, 'T', sizeof(tmpl) - 1);
+	s = by_user(key, tmpl);
+	T_CHECK(strlen(s) <= PF_PATH_MAX);
+	T_REQUIRE((slash = strchr(s, '/')) != NULL);
+	T_CHECK(slash - s == 120 + 9);
+	T_CHECK(strchr(slash + 1, '/') == NULL);
+	T_CHECK(strlen(slash + 1) == 64 + 9 + strlen(".mobileconfig"));
+}
+
+static void
+test_layout_parse(void)
+{
+	enum pf_layout l = PF_LAYOUT_FLAT;
+
+	T_CHECK(pf_layout_parse("by-user", &l) == 0 && l == PF_LAYOUT_BY_USER);
+	T_CHECK(pf_layout_parse("flat", &l) == 0 && l == PF_LAYOUT_FLAT);
+	T_CHECK(pf_layout_parse("byuser", &l) == -1);
+	T_CHECK(pf_layout_parse("", &l) == -1);
+	T_CHECK(pf_layout_parse("Flat", &l) == -1);
+}
+
+/* A scratch output root with run directory "r1" and current/. */
+static struct pf_outdir *
+scratch(char *root, size_t len)
+{
+	struct pf_outdir *od = NULL;
+	struct pf_error *err;
+
+	snprintf(root, len, "%s/pf-outdir.XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(root) == NULL)
+		return NULL;
+	if ((err = pf_outdir_open(&od, root)) != NULL ||
+	    (err = pf_outdir_create_run(od, "r1")) != NULL ||
+	    (err = pf_outdir_open_current(od)) != NULL) {
+		fprintf(stderr, "%s\n", err->msg);
+		pf_error_free(err);
+		pf_outdir_close(od);
+		return NULL;
+	}
+	return od;
+}
+
+static void
+rm_rf(const char *root)
+{
+	char cmd[4200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", root);
+}
+
+static int
+mode_of(const char *root, const char *rel, mode_t *mode)
+{
+	char path[4200];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	if (lstat(path, &st) == -1)
+		return -1;
+	*mode = st.st_mode;
+	return 0;
+}
+
+/* Names in a user folder: "~2" goes on the file, not into the folder name
+ * (which has dots); both ways of naming a file. */
+static void
+test_collisions_in_folder(void)
+{
+	char root[256], tmp[64], final[PF_PATH_MAX + 16];
+	struct pf_outdir *od;
+	mode_t m;
+	int fd, ok, i;
+
+	T_REQUIRE((od = scratch(root, sizeof(root))) != NULL);
+	T_OK(pf_outdir_anon_probe(od, &ok));
+	for (i = 0; i < 3; i++) {
+		if (ok) {
+			T_OK(pf_outdir_write_anon(od, "x", 1, "t", &fd));
+			T_OK(pf_outdir_link_anon(od, fd, "a.b@c.d/scep.mobileconfig",
+			    final, sizeof(final)));
+			close(fd);
+		} else {
+			T_OK(pf_outdir_write_tmp(od, "x", 1, tmp, sizeof(tmp)));
+			T_OK(pf_outdir_commit(od, tmp,
+			    "a.b@c.d/scep.mobileconfig", final, sizeof(final)));
+		}
+		T_CHECK(strcmp(final, i == 0 ? "a.b@c.d/scep.mobileconfig" :
+		    i == 1 ? "a.b@c.d/scep~2.mobileconfig" :
+		    "a.b@c.d/scep~3.mobileconfig") == 0);
+	}
+	T_OK(pf_outdir_write_tmp(od, "y", 1, tmp, sizeof(tmp)));
+	T_OK(pf_outdir_commit(od, tmp, "a.b@c.d/scep.mobileconfig", final,
+	    sizeof(final)));
+	T_CHECK(strcmp(final, "a.b@c.d/scep~4.mobileconfig") == 0);
+	/* flat names keep their old rule: before the first dot */
+	T_OK(pf_outdir_write_tmp(od, "y", 1, tmp, sizeof(tmp)));
+	T_OK(pf_outdir_commit(od, tmp, "a.scep.mobileconfig", final,
+	    sizeof(final)));
+	T_OK(pf_outdir_write_tmp(od, "y", 1, tmp, sizeof(tmp)));
+	T_OK(pf_outdir_commit(od, tmp, "a.scep.mobileconfig", final,
+	    sizeof(final)));
+	T_CHECK(strcmp(final, "a~2.scep.mobileconfig") == 0);
+	T_CHECK(mode_of(root, "r1/a.b@c.d", &m) == 0 && S_ISDIR(m) &&
+	    (m & 07777) == 0700);
+	T_CHECK(mode_of(root, "r1/a.b@c.d/scep~4.mobileconfig", &m) == 0 &&
+	    S_ISREG(m) && (m & 07777) == 0600);
+	/* removing the last file of a folder removes the folder */
+	pf_outdir_remove(od, "a.b@c.d/scep.mobileconfig");
+	pf_outdir_remove(od, "a.b@c.d/scep~2.mobileconfig");
+	pf_outdir_remove(od, "a.b@c.d/scep~3.mobileconfig");
+	T_CHECK(mode_of(root, "r1/a.b@c.d", &m) == 0);
+	pf_outdir_remove(od, "a.b@c.d/scep~4.mobileconfig");
+	T_CHECK(mode_of(root, "r1/a.b@c.d", &m) == -1 && errno == ENOENT);
+	pf_outdir_close(od);
+	rm_rf(root);
+}
+
+/* A symbolic link planted where a user folder goes, in the run directory
+ * or in current/, is never followed. */
+static void
+test_planted_symlink(void)
+{
+	char root[256], outside[300], path[600], final[PF_PATH_MAX + 16];
+	char tmp[64];
+	struct pf_outdir *od;
+	struct stat st;
+	mode_t m;
+
+	T_REQUIRE((od = scratch(root, sizeof(root))) != NULL);
+	snprintf(outside, sizeof(outside), "%s/outside", root);
+	T_REQUIRE(mkdir(outside, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/current/eve", root);
+	T_REQUIRE(symlink(outside, path) == 0);
+	snprintf(path, sizeof(path), "%s/r1/eve", root);
+	T_REQUIRE(symlink(outside, path) == 0);
+
+	T_OK(pf_outdir_write_tmp(od, "x", 1, tmp, sizeof(tmp)));
+	T_OK(pf_outdir_commit(od, tmp, "eve/scep.mobileconfig", final,
+	    sizeof(final)));
+	T_OK(pf_outdir_publish(od, od->runfd, final, final, -1, NULL));
+	T_CHECK(mode_of(root, "r1/eve", &m) == 0 && S_ISDIR(m));
+	T_CHECK(mode_of(root, "current/eve", &m) == 0 && S_ISDIR(m) &&
+	    (m & 07777) == 0700);
+	T_CHECK(mode_of(root, "current/eve/scep.mobileconfig", &m) == 0 &&
+	    S_ISREG(m));
+	T_CHECK(mode_of(root, "outside/scep.mobileconfig", &m) == -1);
+	T_CHECK(stat(outside, &st) == 0 && st.st_nlink == 2);
+
+	/* A file where a folder goes is an error, not replaced. */
+	snprintf(path, sizeof(path), "%s/current/zed", root);
+	T_REQUIRE(close(open(path, O_CREAT | O_WRONLY, 0600)) == 0);
+	T_ERR(pf_outdir_publish(od, od->runfd, final, "zed/scep.mobileconfig",
+	    -1, NULL), PF_EX_CANTCREAT, "current/zed/scep.mobileconfig");
+	/* paths that leave their folder are refused */
+	T_ERR(pf_outdir_publish(od, od->runfd, final, "../x/scep.mobileconfig",
+	    -1, NULL), PF_EX_CANTCREAT, "");
+	T_ERR(pf_outdir_publish(od, od->runfd, final, "a/b/c.mobileconfig",
+	    -1, NULL), PF_EX_CANTCREAT, "");
+	T_CHECK(mode_of(root, "x", &m) == -1 && mode_of(root, "current/a",
+	    &m) == -1);
+
+	/* unpublishing the last file removes the user folder */
+	pf_outdir_unpublish(od, "eve/scep.mobileconfig");
+	T_CHECK(mode_of(root, "current/eve", &m) == -1 && errno == ENOENT);
+	pf_outdir_close(od);
+	rm_rf(root);
+}
+
+struct sweep_arg {
+	const char *keep[4];
+	int asked;
+};
+
+static struct pf_error *
+keep_some(void *arg, const char *file, int *has)
+{
+	struct sweep_arg *sa = arg;
+	size_t i;
+
+	sa->asked++;
+	*has = 0;
+	for (i = 0; i < 4 && sa->keep[i] != NULL; i++)
+		if (strcmp(sa->keep[i], file) == 0)
+			*has = 1;
+	return NULL;
+}
+
+/* Recovery finds unrecorded files in user folders too. */
+static void
+test_sweep(void)
+{
+	static const char *const files[] = { "a/scep.mobileconfig",
+	    "a/wifi.mobileconfig", "b/scep.mobileconfig",
+	    "c.scep.mobileconfig", "d.scep.mobileconfig" };
+	struct sweep_arg sa = { { "a/scep.mobileconfig",
+	    "c.scep.mobileconfig", NULL, NULL }, 0 };
+	char root[256], tmp[64], final[PF_PATH_MAX + 16];
+	struct pf_outdir *od;
+	mode_t m;
+	size_t i;
+
+	T_REQUIRE((od = scratch(root, sizeof(root))) != NULL);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		T_OK(pf_outdir_write_tmp(od, "x", 1, tmp, sizeof(tmp)));
+		T_OK(pf_outdir_commit(od, tmp, files[i], final,
+		    sizeof(final)));
+	}
+	T_OK(pf_outdir_write_tmp(od, "x", 1, tmp, sizeof(tmp)));
+	T_OK(pf_outdir_sweep(od, keep_some, &sa));
+	T_CHECK(sa.asked == 5);
+	T_CHECK(mode_of(root, "r1/a/scep.mobileconfig", &m) == 0);
+	T_CHECK(mode_of(root, "r1/c.scep.mobileconfig", &m) == 0);
+	T_CHECK(mode_of(root, "r1/a/wifi.mobileconfig", &m) == -1);
+	T_CHECK(mode_of(root, "r1/b/scep.mobileconfig", &m) == -1);
+	T_CHECK(mode_of(root, "r1/b", &m) == -1);	/* emptied: gone */
+	T_CHECK(mode_of(root, "r1/d.scep.mobileconfig", &m) == -1);
+	snprintf(final, sizeof(final), "r1/%s", tmp);
+	T_CHECK(mode_of(root, final, &m) == -1);
+	pf_outdir_close(od);
+	rm_rf(root);
+}
+
 int
 main(void)
 {
@@ -130,5 +445,11 @@ main(void)
 	T_RUN(test_formula_keys);
 	T_RUN(test_case_apart);
 	T_RUN(test_long_key);
+	T_RUN(test_by_user_paths);
+	T_RUN(test_by_user_long);
+	T_RUN(test_layout_parse);
+	T_RUN(test_collisions_in_folder);
+	T_RUN(test_planted_symlink);
+	T_RUN(test_sweep);
 	T_DONE();
 }
