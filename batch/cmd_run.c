@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "outdir.h"
 #include "pipeline.h"
 #include "sign.h"
 #include "util.h"
@@ -93,7 +94,7 @@ batch(struct pf_cmdctx *ctx, int argc, char **argv, const char *kind)
 {
 	enum { O_CSV = 256, O_TEMPLATE, O_KEYCOL, O_CERT, O_KEY, O_CHAIN,
 	    O_PASS, O_OUT, O_TTL, O_JOBS, O_UNSIGNED, O_STRICT, O_DRY,
-	    O_JSON, O_WAIT, O_RENEW, O_PRUNE, O_REVOKED };
+	    O_JSON, O_WAIT, O_RENEW, O_PRUNE, O_REVOKED, O_LAYOUT };
 	static const struct option opts[] = {
 		{ "csv", required_argument, NULL, O_CSV },
 		{ "template", required_argument, NULL, O_TEMPLATE },
@@ -113,6 +114,7 @@ batch(struct pf_cmdctx *ctx, int argc, char **argv, const char *kind)
 		{ "renew-before", required_argument, NULL, O_RENEW },
 		{ "prune", no_argument, NULL, O_PRUNE },
 		{ "reissue-revoked", no_argument, NULL, O_REVOKED },
+		{ "layout", required_argument, NULL, O_LAYOUT },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct pf_signer_opts so;
@@ -122,6 +124,7 @@ batch(struct pf_cmdctx *ctx, int argc, char **argv, const char *kind)
 	struct pf_db *db = NULL;
 	struct pf_error *err = NULL;
 	struct progress prog;
+	enum pf_layout layout = PF_LAYOUT_FLAT;
 	int ch, unsig = 0, json = 0;
 	long n;
 	char *end;
@@ -174,6 +177,12 @@ batch(struct pf_cmdctx *ctx, int argc, char **argv, const char *kind)
 			break;
 		case O_PRUNE: o.prune = 1; break;
 		case O_REVOKED: o.reissue_revoked = 1; break;
+		case O_LAYOUT:
+			if (pf_layout_parse(optarg, &layout) == -1)
+				return pf_cmd_usage(ctx, "--layout \"%s\": flat "
+				    "or by-user", optarg);
+			o.layout = layout;
+			break;
 		default:
 			return pf_cmd_usage(ctx, "bad option");
 		}

@@ -37,7 +37,8 @@ const struct pf_cmd pf_cmds[] = {
 	    "           [--jobs N] [--unsigned] [--strict] [--dry-run] "
 	    "[--wait] [--json]\n"
 	    "           [--renew-before DURATION] [--prune] "
-	    "[--reissue-revoked]",
+	    "[--reissue-revoked]\n"
+	    "           [--layout flat|by-user]",
 	    "make one signed profile per user and template" },
 	{ "regenerate", cmd_regenerate,
 	    "regenerate [--csv FILE] [--renew-before DURATION] [--prune]\n"
@@ -45,7 +46,9 @@ const struct pf_cmd pf_cmds[] = {
 	    "--signer-key PEM\n"
 	    "           [--chain PEM] [--key-pass env:VAR|file:PATH] "
 	    "[--out DIR]\n"
-	    "           [--ttl DURATION] [--jobs N] [--wait] [--json] ...",
+	    "           [--ttl DURATION] [--jobs N] [--layout flat|by-user] "
+	    "[--wait]\n"
+	    "           [--json] ...",
 	    "reissue only what changed or expires soon (for cron)" },
 	{ "runs", cmd_runs, "runs [--json]",
 	    "list past runs with their counts" },

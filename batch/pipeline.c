@@ -78,12 +78,12 @@ struct job {
 	int has_digest;
 	uint8_t digest[PF_SHA256_LEN];
 	struct pf_profile prof;		/* xml already wiped */
-	char want[PF_NAME_MAX + 1];	/* safe name for its file */
+	char want[PF_PATH_MAX + 1];	/* safe path for its file */
 	int has_fd;			/* fd: the unnamed file written */
 	int fd;
 	/* Filled by the writer: */
 	char tmp[64];			/* named temporary, not renamed yet */
-	char file[PF_NAME_MAX + 16];
+	char file[PF_PATH_MAX + 16];
 	int written;			/* file is this job's, in the run dir */
 	struct pf_manifest_row mr;	/* its manifest row, for the publisher
 					 * (points into the job) */
@@ -748,8 +748,8 @@ work(struct run *r, struct pf_sign_ctx *sc, struct pf_store_lookup *lk,
 	if (err != NULL)
 		goto done;
 	pf_sha256_hex(j->out, j->outlen, j->sha);
-	pf_safe_name(j->user, j->te->name, ".mobileconfig", j->want,
-	    sizeof(j->want));
+	pf_safe_path(r->o->layout, j->user, j->te->name, ".mobileconfig",
+	    j->want, sizeof(j->want));
 	if (r->anon && !r->o->dry_run) {
 		/* The file is written here, in parallel; the writer names
 		 * it, in order. */
@@ -946,7 +946,7 @@ unwrite(struct run *r, struct job *j)
 	if (j->tmp[0] != '\0')
 		unlinkat(r->od->runfd, j->tmp, 0);
 	else if (j->written)
-		unlinkat(r->od->runfd, j->file, 0);
+		pf_outdir_remove(r->od, j->file);
 	j->tmp[0] = '\0';
 	j->written = 0;
 }
@@ -1149,46 +1149,38 @@ publisher(void *arg)
 	return NULL;
 }
 
+struct recover_arg {
+	struct run *r;
+	const struct pf_run_rec *old;
+};
+
+static struct pf_error *
+recorded_file(void *arg, const char *file, int *has)
+{
+	struct recover_arg *ra = arg;
+
+	return pf_store_run_has_file(ra->r->db, ra->old->id, file, has);
+}
+
 /* Finish what a crashed run left: temporary files and files it never
- * recorded go; the run is marked interrupted. */
+ * recorded (in user folders too) go; the run is marked interrupted. */
 static struct pf_error *
 recover_one(void *arg, const struct pf_run_rec *old)
 {
+	struct recover_arg ra = { arg, old };
 	struct run *r = arg;
 	struct pf_outdir *od = NULL;
 	struct pf_error *err;
 	struct pf_run_rec upd;
 
-	if (pf_outdir_open(&od, old->out_dir) == NULL &&
-	    pf_outdir_open_run(od, old->name) == NULL) {
-		struct dirent *de;
-		DIR *d;
-		int fd = dup(od->runfd);
-
-		if (fd != -1 && (d = fdopendir(fd)) != NULL) {
-			while ((de = readdir(d)) != NULL) {
-				int has = 1;
-
-				if (de->d_name[0] == '.' &&
-				    strncmp(de->d_name, PF_TMP_PREFIX,
-				    strlen(PF_TMP_PREFIX)) != 0)
-					continue;
-				if (strncmp(de->d_name, PF_TMP_PREFIX,
-				    strlen(PF_TMP_PREFIX)) != 0 &&
-				    (err = pf_store_run_has_file(r->db,
-				    old->id, de->d_name, &has)) != NULL) {
-					closedir(d);
-					pf_outdir_close(od);
-					return err;
-				}
-				if (strncmp(de->d_name, PF_TMP_PREFIX,
-				    strlen(PF_TMP_PREFIX)) == 0 || !has)
-					unlinkat(od->runfd, de->d_name, 0);
-			}
-			closedir(d);
-		} else if (fd != -1)
-			close(fd);
+	/* A run directory that cannot be opened has nothing to clean. */
+	if ((err = pf_outdir_open(&od, old->out_dir)) == NULL &&
+	    (err = pf_outdir_open_run(od, old->name)) == NULL &&
+	    (err = pf_outdir_sweep(od, recorded_file, &ra)) != NULL) {
+		pf_outdir_close(od);
+		return err;
 	}
+	pf_error_free(err);
 	pf_outdir_close(od);
 	upd = *old;
 	snprintf(upd.status, sizeof(upd.status), "interrupted");

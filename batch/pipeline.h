@@ -30,6 +30,8 @@ struct pf_run_opts {
 	int jobs;			/* worker threads, >= 1 */
 	int strict;			/* any bad row stops the run first */
 	int dry_run;			/* check and build, write nothing */
+	int layout;			/* enum pf_layout (outdir.h): where
+					 * a run puts its profiles */
 	int wait;			/* wait for the run lock */
 	const struct pf_warn *warn;
 	/* Called by the writer after each batch (done and total rows). */
