@@ -9,12 +9,15 @@
 
 #define CSV_TMP		PF_TMP_PREFIX "manifest.csv"
 #define JSON_TMP	PF_TMP_PREFIX "manifest.json"
+#define HTML_TMP	PF_TMP_PREFIX "index.html"
 
 struct pf_manifest {
 	struct pf_outdir *od;	/* borrowed */
 	FILE *csv;		/* owned, CSV_TMP in the run directory */
 	FILE *json;		/* owned, JSON_TMP */
+	FILE *html;		/* owned, HTML_TMP */
 	struct pf_buf buf;	/* scratch for JSON rows */
+	struct pf_buf hbuf;	/* scratch for HTML rows */
 	struct pf_buf clean;	/* scratch for one cleaned cell */
 	int nrows;
 	time_t exp_t;		/* the last expiry written, as text */
@@ -130,10 +133,155 @@ csv_cell(FILE *fp, const char *s)
 	return fputc('"', fp) == EOF ? -1 : 0;
 }
 
+/* s as HTML text: cleaned as for the CSV, then & < > " ' escaped. */
+static struct pf_error *
+html_text(struct pf_buf *b, struct pf_buf *scratch, const char *s)
+{
+	struct pf_error *err;
+	const char *p, *from;
+
+	if (s == NULL)
+		return NULL;
+	s = clean_text(scratch, s, 1);
+	for (p = from = s; *p != '\0'; p++) {
+		const char *ent;
+
+		switch (*p) {
+		case '&': ent = "&amp;"; break;
+		case '<': ent = "&lt;"; break;
+		case '>': ent = "&gt;"; break;
+		case '"': ent = "&quot;"; break;
+		case '\'': ent = "&#39;"; break;
+		default: continue;
+		}
+		if ((err = pf_buf_add(b, from, (size_t)(p - from))) != NULL ||
+		    (err = pf_buf_addstr(b, ent)) != NULL)
+			return err;
+		from = p + 1;
+	}
+	return pf_buf_add(b, from, (size_t)(p - from));
+}
+
+/* A relative path as a URL path: every byte of a segment but the
+ * unreserved ones (RFC 3986) percent-encoded, '/' kept between them. */
+static struct pf_error *
+html_href(struct pf_buf *b, const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+	struct pf_error *err;
+	char enc[3];
+
+	for (p = (const unsigned char *)path; *p != '\0'; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
+		    *p == '_' || *p == '~' || *p == '/') {
+			err = pf_buf_add(b, p, 1);
+		} else {
+			enc[0] = '%';
+			enc[1] = hex[*p >> 4];
+			enc[2] = hex[*p & 15];
+			err = pf_buf_add(b, enc, 3);
+		}
+		if (err != NULL)
+			return err;
+	}
+	return NULL;
+}
+
+/* "<tr><th>name</th><td>value</td></tr>" for the summary. */
+static struct pf_error *
+html_pair(struct pf_manifest *m, const char *name, const char *value)
+{
+	struct pf_error *err;
+
+	if ((err = pf_buf_addstr(&m->hbuf, "<tr><th>")) != NULL ||
+	    (err = pf_buf_addstr(&m->hbuf, name)) != NULL ||
+	    (err = pf_buf_addstr(&m->hbuf, "</th><td>")) != NULL ||
+	    (err = html_text(&m->hbuf, &m->clean, value)) != NULL)
+		return err;
+	return pf_buf_addstr(&m->hbuf, "</td></tr>\n");
+}
+
+/* The page up to the rows: plain HTML5, no script, nothing fetched (the
+ * policy also forbids it should a value ever slip through). */
+static struct pf_error *
+html_head(struct pf_manifest *m)
+{
+	struct pf_buf *b = &m->hbuf;
+	struct pf_error *err;
+
+	pf_buf_reset(b);
+	if ((err = pf_buf_addstr(b, "<!DOCTYPE html>\n<html lang=\"en\">\n"
+	    "<head>\n<meta charset=\"utf-8\">\n"
+	    "<meta http-equiv=\"Content-Security-Policy\" "
+	    "content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
+	    "<meta name=\"referrer\" content=\"no-referrer\">\n"
+	    "<meta name=\"viewport\" content=\"width=device-width, "
+	    "initial-scale=1\">\n<title>profactory run ")) != NULL ||
+	    (err = html_text(b, &m->clean, m->od->run)) != NULL ||
+	    (err = pf_buf_addstr(b, "</title>\n<style>\n"
+	    "body { font-family: sans-serif; margin: 1em; }\n"
+	    "table { border-collapse: collapse; }\n"
+	    "th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; "
+	    "text-align: left; vertical-align: top; }\n"
+	    "</style>\n</head>\n<body>\n<h1>profactory run ")) != NULL ||
+	    (err = html_text(b, &m->clean, m->od->run)) != NULL ||
+	    (err = pf_buf_addstr(b, "</h1>\n<table id=\"profiles\">\n"
+	    "<thead><tr><th>Line</th><th>User</th><th>Template</th>"
+	    "<th>Version</th><th>Status</th><th>Profile</th><th>Error</th>"
+	    "</tr></thead>\n<tbody>\n")) != NULL)
+		return err;
+	return NULL;
+}
+
+/* One row of the page: the profile linked when it is one to hand out
+ * (issued, reissued or unchanged); a revoked one's path is shown as
+ * text, a failed row has its error. */
+static struct pf_error *
+html_row(struct pf_manifest *m, const struct pf_manifest_row *r,
+    const char *line, const char *version)
+{
+	struct pf_buf *b = &m->hbuf;
+	struct pf_error *err;
+	int link;
+
+	link = r->file != NULL && r->file[0] != '\0' &&
+	    (strcmp(r->status, "issued") == 0 ||
+	    strcmp(r->status, "reissued") == 0 ||
+	    strcmp(r->status, "unchanged") == 0);
+	pf_buf_reset(b);
+	if ((err = pf_buf_addstr(b, "<tr><td class=\"line\">")) != NULL ||
+	    (err = pf_buf_addstr(b, line)) != NULL ||
+	    (err = pf_buf_addstr(b, "</td><td class=\"user\">")) != NULL ||
+	    (err = html_text(b, &m->clean, r->user)) != NULL ||
+	    (err = pf_buf_addstr(b, "</td><td class=\"template\">")) !=
+	    NULL ||
+	    (err = html_text(b, &m->clean, r->template_name)) != NULL ||
+	    (err = pf_buf_addstr(b, "</td><td class=\"version\">")) != NULL ||
+	    (err = pf_buf_addstr(b, version)) != NULL ||
+	    (err = pf_buf_addstr(b, "</td><td class=\"status\">")) != NULL ||
+	    (err = html_text(b, &m->clean, r->status)) != NULL ||
+	    (err = pf_buf_addstr(b, "</td><td class=\"file\">")) != NULL)
+		return err;
+	if (link && ((err = pf_buf_addstr(b, "<a href=\"")) != NULL ||
+	    (err = html_href(b, r->file)) != NULL ||
+	    (err = pf_buf_addstr(b, "\">")) != NULL))
+		return err;
+	if ((err = html_text(b, &m->clean, r->file)) != NULL ||
+	    (link && (err = pf_buf_addstr(b, "</a>")) != NULL) ||
+	    (err = pf_buf_addstr(b, "</td><td class=\"error\">")) != NULL ||
+	    (err = html_text(b, &m->clean, r->error)) != NULL ||
+	    (err = pf_buf_addstr(b, "</td></tr>\n")) != NULL)
+		return err;
+	return NULL;
+}
+
 struct pf_error *
 pf_manifest_open(struct pf_manifest **out, struct pf_outdir *od)
 {
 	struct pf_manifest *m;
+	struct pf_error *err;
 	size_t i;
 
 	*out = NULL;
@@ -141,9 +289,10 @@ pf_manifest_open(struct pf_manifest **out, struct pf_outdir *od)
 		return pf_error_nomem();
 	m->od = od;
 	if ((m->csv = open_tmp(od, CSV_TMP)) == NULL ||
-	    (m->json = open_tmp(od, JSON_TMP)) == NULL) {
-		struct pf_error *err = pf_error_errno(PF_EX_CANTCREAT,
-		    "%s/%s/manifest", od->root, od->run);
+	    (m->json = open_tmp(od, JSON_TMP)) == NULL ||
+	    (m->html = open_tmp(od, HTML_TMP)) == NULL) {
+		err = pf_error_errno(PF_EX_CANTCREAT, "%s/%s/manifest",
+		    od->root, od->run);
 
 		pf_manifest_abort(m);
 		return err;
@@ -152,6 +301,16 @@ pf_manifest_open(struct pf_manifest **out, struct pf_outdir *od)
 		fprintf(m->csv, "%s%s", i ? "," : "", columns[i]);
 	fputs("\r\n", m->csv);
 	fputs("{\n  \"rows\": [", m->json);
+	if ((err = html_head(m)) != NULL) {
+		pf_manifest_abort(m);
+		return err;
+	}
+	if (fwrite(m->hbuf.data, 1, m->hbuf.len, m->html) != m->hbuf.len) {
+		err = pf_error_errno(PF_EX_IOERR, "write %s/%s/index.html",
+		    od->root, od->run);
+		pf_manifest_abort(m);
+		return err;
+	}
 	*out = m;
 	return NULL;
 }
@@ -244,6 +403,10 @@ pf_manifest_add(struct pf_manifest *m, const struct pf_manifest_row *r)
 		return err;
 	if (fwrite(m->buf.data, 1, m->buf.len, m->json) != m->buf.len)
 		goto ioerr;
+	if ((err = html_row(m, r, cells[0], cells[3])) != NULL)
+		return err;
+	if (fwrite(m->hbuf.data, 1, m->hbuf.len, m->html) != m->hbuf.len)
+		goto ioerr;
 	m->nrows++;
 	return NULL;
 ioerr:
@@ -262,6 +425,49 @@ finish_file(FILE **fpp)
 	if (fclose(fp) == EOF)
 		bad = 1;
 	return bad ? -1 : 0;
+}
+
+/* The end of the page: the rows' table closed, then the run summary. */
+static struct pf_error *
+html_summary(struct pf_manifest *m, const struct pf_manifest_summary *s,
+    const char *t0, const char *t1, const char *not_after)
+{
+	struct pf_error *err;
+	char num[7][32];
+
+	snprintf(num[0], sizeof(num[0]), "%lld.%03lld s", s->duration_ms / 1000,
+	    s->duration_ms % 1000);
+	snprintf(num[1], sizeof(num[1]), "%lld", s->rows);
+	snprintf(num[2], sizeof(num[2]), "%lld", s->issued);
+	snprintf(num[3], sizeof(num[3]), "%lld", s->reissued);
+	snprintf(num[4], sizeof(num[4]), "%lld", s->unchanged);
+	snprintf(num[5], sizeof(num[5]), "%lld", s->revoked);
+	snprintf(num[6], sizeof(num[6]), "%lld", s->failed);
+	pf_buf_reset(&m->hbuf);
+	if ((err = pf_buf_addstr(&m->hbuf, "</tbody>\n</table>\n"
+	    "<h2>Summary</h2>\n<table id=\"summary\">\n")) != NULL ||
+	    (err = html_pair(m, "Run", s->run)) != NULL ||
+	    (err = html_pair(m, "Kind", s->kind)) != NULL ||
+	    (err = html_pair(m, "Started", t0)) != NULL ||
+	    (err = html_pair(m, "Finished", t1)) != NULL ||
+	    (err = html_pair(m, "Duration", num[0])) != NULL ||
+	    (err = html_pair(m, "CSV", s->csv)) != NULL ||
+	    (err = html_pair(m, "Signer", s->signer_sha256 != NULL ?
+	    s->signer_subject : "none (unsigned)")) != NULL ||
+	    (s->signer_sha256 != NULL &&
+	    ((err = html_pair(m, "Signer SHA-256", s->signer_sha256)) !=
+	    NULL ||
+	    (err = html_pair(m, "Signer valid until", not_after)) != NULL)) ||
+	    (err = html_pair(m, "Rows", num[1])) != NULL ||
+	    (err = html_pair(m, "Issued", num[2])) != NULL ||
+	    (err = html_pair(m, "Reissued", num[3])) != NULL ||
+	    (err = html_pair(m, "Unchanged", num[4])) != NULL ||
+	    (err = html_pair(m, "Revoked", num[5])) != NULL ||
+	    (err = html_pair(m, "Failed", num[6])) != NULL ||
+	    (err = pf_buf_addstr(&m->hbuf, "</table>\n</body>\n</html>\n")) !=
+	    NULL)
+		return err;
+	return NULL;
 }
 
 struct pf_error *
@@ -300,15 +506,20 @@ pf_manifest_finish(struct pf_manifest *m, const struct pf_manifest_summary *s)
 	    "\"revoked\": %lld, \"failed\": %lld}}\n}\n", s->rows, s->issued,
 	    s->reissued, s->unchanged, s->revoked, s->failed)) != NULL)
 		goto done;
+	if ((err = html_summary(m, s, t0, t1, na)) != NULL)
+		goto done;
 	if (fwrite(b->data, 1, b->len, m->json) != b->len ||
-	    finish_file(&m->json) == -1 || finish_file(&m->csv) == -1) {
+	    fwrite(m->hbuf.data, 1, m->hbuf.len, m->html) != m->hbuf.len ||
+	    finish_file(&m->json) == -1 || finish_file(&m->csv) == -1 ||
+	    finish_file(&m->html) == -1) {
 		err = pf_error_errno(PF_EX_IOERR, "write %s/%s/manifest",
 		    m->od->root, m->od->run);
 		goto done;
 	}
 	if (renameat(m->od->runfd, CSV_TMP, m->od->runfd, "manifest.csv") ==
 	    -1 || renameat(m->od->runfd, JSON_TMP, m->od->runfd,
-	    "manifest.json") == -1) {
+	    "manifest.json") == -1 || renameat(m->od->runfd, HTML_TMP,
+	    m->od->runfd, "index.html") == -1) {
 		err = pf_error_errno(PF_EX_IOERR, "rename %s/%s/manifest",
 		    m->od->root, m->od->run);
 		goto done;
@@ -334,7 +545,12 @@ pf_manifest_abort(struct pf_manifest *m)
 		fclose(m->json);
 		unlinkat(m->od->runfd, JSON_TMP, 0);
 	}
+	if (m->html != NULL) {
+		fclose(m->html);
+		unlinkat(m->od->runfd, HTML_TMP, 0);
+	}
 	pf_buf_free(&m->buf);
+	pf_buf_free(&m->hbuf);
 	pf_buf_free(&m->clean);
 	free(m);
 }

@@ -1,7 +1,10 @@
 /*
- * manifest: manifest.csv and manifest.json of a run, written row by row in
- * CSV order to hidden temporary files and renamed into place by
- * pf_manifest_finish(), so a reader never sees half a manifest.
+ * manifest: manifest.csv, manifest.json and index.html of a run, written
+ * row by row in CSV order to hidden temporary files and renamed into place
+ * by pf_manifest_finish(), so a reader never sees half a manifest.
+ * index.html is a plain HTML5 page (no script, nothing fetched, every
+ * value escaped) with a row per manifest row, the profiles to hand out
+ * linked by their relative paths, and the run summary.
  */
 #ifndef PF_MANIFEST_H
 #define PF_MANIFEST_H
@@ -42,12 +45,12 @@ struct pf_manifest_summary {
 	long long rows, issued, reissued, unchanged, revoked, failed;
 };
 
-/* Start both manifests in od's run directory. */
+/* Start the manifests and the page in od's run directory. */
 struct pf_error *pf_manifest_open(struct pf_manifest **out,
     struct pf_outdir *od);
 struct pf_error *pf_manifest_add(struct pf_manifest *m,
     const struct pf_manifest_row *row);
-/* Write the summary, flush, sync and rename both files into place. */
+/* Write the summary, flush, sync and rename the three files into place. */
 struct pf_error *pf_manifest_finish(struct pf_manifest *m,
     const struct pf_manifest_summary *sum);
 /* Close and remove the temporary files (NULL-safe). */
