@@ -17,6 +17,11 @@ that batch's OUT/current/ update: OUT/current/ must not keep superseded
 profiles, nor a visible OUT/current/.tmp-current (PF_CRASH_CHECK_CURRENT=0
 leaves them out).
 
+With PF_CRASH_LAYOUT=by-user, profiles live in user folders
+(OUT/RUN/USER/NAME, OUT/current/USER/NAME): the run directories are walked
+one level down, and "final" also checks that every profile is in a user
+folder of mode 0700, none empty and none a symbolic link.
+
 Each broken invariant appends "KEY<TAB>ITER<TAB>DETAIL" to FAILS; the shell
 aggregates them.
 """
@@ -25,12 +30,14 @@ import hashlib
 import os
 import re
 import sqlite3
+import stat
 import sys
 
 CHAL_RE = re.compile(rb"<key>Challenge</key>\s*<string>([A-Za-z0-9_-]+)</string>")
 
 mode, dbpath, out, it, fails = sys.argv[1:6]
 STRICT_CURRENT = os.environ.get("PF_CRASH_CHECK_CURRENT", "1") == "1"
+BY_USER = os.environ.get("PF_CRASH_LAYOUT", "flat") == "by-user"
 out = os.path.realpath(out)
 reported = set()
 
@@ -115,6 +122,28 @@ def check_latest(key, want_name=None):
         fail(key, "OUT/latest -> %s, not the final run %s" % (name, want_name))
 
 
+def tree(top):
+    """Files below top, one level of folders deep: relative path -> depth;
+    and the folders' problems (mode, empty, symbolic link, deeper)."""
+    files, problems = {}, []
+    for n in sorted(os.listdir(top)):
+        p = os.path.join(top, n)
+        if os.path.islink(p) or not os.path.isdir(p):
+            files[n] = 0
+            continue
+        sub = sorted(os.listdir(p))
+        if stat.S_IMODE(os.lstat(p).st_mode) != 0o700:
+            problems.append("%s is not mode 0700" % p)
+        if not sub:
+            problems.append("%s is empty" % p)
+        for m in sub:
+            q = os.path.join(p, m)
+            if os.path.islink(q) or os.path.isdir(q):
+                problems.append("%s is a folder or link in a user folder" % q)
+            files[n + "/" + m] = 1
+    return files, problems
+
+
 def no_dup_digests(key):
     d = db.execute("SELECT count(*) FROM (SELECT digest FROM challenges "
                    "GROUP BY digest HAVING count(*) > 1)").fetchone()[0]
@@ -154,10 +183,17 @@ for d in sorted(os.listdir(out)):
     p = os.path.join(out, d)
     if d in ("latest", "current") or not os.path.isdir(p) or os.path.islink(p):
         continue
-    for f in sorted(os.listdir(p)):
+    files, problems = tree(p)
+    for f, depth in files.items():
         if f.endswith(".mobileconfig") and (d, f) not in recorded:
             fail("files_recorded", "%s/%s is not recorded in profiles" % (d, f))
             break
+    if BY_USER:
+        for f, depth in files.items():
+            if f.endswith(".mobileconfig") and depth != 1:
+                problems.append("%s/%s is not in a user folder" % (d, f))
+        if problems:
+            fail("by_user_tree", problems[0])
 
 # No duplicate challenges, in the database or in the current files.
 no_dup_digests("no_dups")
@@ -207,8 +243,13 @@ for key, np, nc in bad:
              "challenges" % (key, np, nc))
         break
 cur = os.path.join(out, "current")
-names = [n for n in os.listdir(cur) if n != ".tmp-current"] \
-    if os.path.isdir(cur) else []
+names, problems = tree(cur) if os.path.isdir(cur) else ({}, [])
+names = [n for n in names if n != ".tmp-current"]
+if BY_USER:
+    problems += ["current/%s is not in a user folder" % n
+                 for n in names if "/" not in n]
+    if problems:
+        fail("by_user_tree", problems[0])
 if len(names) != nusers:
     fail("one_current", "OUT/current holds %d files, want %d" %
          (len(names), nusers))

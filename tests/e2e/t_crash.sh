@@ -11,6 +11,8 @@
 # Iterations go on until PF_CRASH_KILLS (50) first kills landed before
 # their run ended (at most twice that many iterations).
 #   PF_CRASH_USERS (700: two full batches and a partial one), PF_CRASH_SEED (random)
+#   PF_CRASH_LAYOUT (flat): the runs' --layout; with by-user the profiles
+#   must be in user folders, in the run directories and in OUT/current/.
 # OUT/current/ must link the current profiles and hold no .tmp-current
 # (PF_CRASH_CHECK_CURRENT=0 leaves those two checks out).
 # One line per invariant over all iterations, naming the first failing
@@ -22,13 +24,15 @@ LANDED=${PF_CRASH_KILLS:-50}
 MAXITERS=$((LANDED * 2))
 SEED=${PF_CRASH_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 echo "# seed $SEED (PF_CRASH_SEED=$SEED replays the kill moments)," \
-    "$NUSERS users"
+    "$NUSERS users, layout ${PF_CRASH_LAYOUT:-flat}"
 
 # A private copy of the binary: a rebuild during the test must not change
 # or remove it under the runs.
 cp "$PF" "$T/profactory" && PF=$T/profactory
 pki "$T/pki" ec
-S="$(signer_args "$T/pki") --jobs 2"
+LAYOUT=${PF_CRASH_LAYOUT:-flat}
+export PF_CRASH_LAYOUT=$LAYOUT
+S="$(signer_args "$T/pki") --jobs 2 --layout $LAYOUT"
 CHECK="$TOP/tests/e2e/crash_check.py"
 # The interpreter itself, not a version manager's shim (it is called
 # hundreds of times).
@@ -181,7 +185,10 @@ report kill_db_ahead "after each kill: every issued challenge has its profile fi
 report kill_latest "after each kill: OUT/latest, if any, is a done run with both manifests"
 report final_rc "the completing re-run exits 0"
 report issued_files "after the re-run: every issued challenge has its profile file with the recorded sha256, bytes and challenge"
-report files_recorded "after the re-run: every .mobileconfig in OUT/<run>/ is recorded for that run"
+report files_recorded "after the re-run: every .mobileconfig in OUT/<run>/ (and its user folders) is recorded for that run"
+if [ "$LAYOUT" = by-user ]; then
+	report by_user_tree "by-user: every profile in a user folder (0700, none empty, no symbolic link), in the run directories and in OUT/current/"
+fi
 report no_dups "no duplicate challenges (database digests, current files)"
 report no_tmp "no .tmp-* file left under OUT"
 report latest "OUT/latest names the completing run, done, with manifest.csv and manifest.json"
