@@ -15,12 +15,16 @@ to the same rules:
     no error;
   - every file is a safe name right in the run directory, mode 0600, of
     the recorded size and SHA-256; the run directory holds exactly those
-    profiles and the two manifests;
+    profiles, the two manifests and index.html;
+  - index.html parses with html.parser into only the page's own tags (no
+    script), one table row per manifest row whose user, template, status
+    and error are the JSON values as text (control characters as U+FFFD);
   - every profile verifies with openssl cms up to the root, and its
     content parses with plistlib as a Configuration profile.
 """
 import csv
 import hashlib
+import html.parser
 import io
 import json
 import os
@@ -31,6 +35,41 @@ import subprocess
 import sys
 
 FORMULA = "=+-@\t\r"
+
+
+class Page(html.parser.HTMLParser):
+    """index.html's table rows (cell text by class) and any tag, or
+    attribute that runs something, the page has no business holding."""
+    TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2",
+            "table", "thead", "tbody", "tr", "th", "td", "a"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.rows, self.bad = [], []
+        self.row, self.cell = None, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.TAGS:
+            self.bad.append("<%s>" % tag)
+        self.bad += ["%s=" % k for k, v in attrs
+                     if k.startswith("on") or k == "src"]
+        cls = dict(attrs).get("class")
+        if tag == "tr":
+            self.row = {}
+        elif tag == "td" and self.row is not None and cls:
+            self.cell = cls
+            self.row[cls] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self.cell = None
+        elif tag == "tr" and self.row:
+            self.rows.append(self.row)
+            self.row = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.row[self.cell] += data
 RESERVED = {"con", "prn", "aux", "nul"} | {
     "%s%d" % (d, i) for d in ("com", "lpt") for i in range(1, 10)}
 FIELDS = ("line", "user", "template", "template_version", "status", "file",
@@ -162,11 +201,30 @@ def main():
             unsafe.append(f)
     check(not unsafe, "profile files: safe names, mode 0600, recorded size "
           "and digest", repr(unsafe[:3]))
-    on_disk = set(os.listdir(rundir)) - {"manifest.csv", "manifest.json"}
+    on_disk = set(os.listdir(rundir)) - {"manifest.csv", "manifest.json",
+                                         "index.html"}
     check(on_disk == set(files), "the run directory holds exactly the "
-          "issued profiles and the manifests",
+          "issued profiles, the manifests and index.html",
           "extra %r, missing %r" % (sorted(on_disk - set(files))[:3],
                                     sorted(set(files) - on_disk)[:3]))
+
+    # index.html: the same rows, as text, never as markup.
+    page = Page()
+    try:
+        page.feed(readb("index.html").decode("utf-8"))
+        page.close()
+    except (UnicodeDecodeError, OSError) as e:
+        page.bad.append(str(e))
+    check(not page.bad, "index.html: UTF-8, only the page's own tags",
+          repr(page.bad[:3]))
+    ctl = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+    want = [tuple(re.sub(ctl, "\ufffd", j.get(k) or "") for k in
+                  ("user", "template", "status", "error")) for j in jrows]
+    got = [tuple(r.get(k, None) for k in ("user", "template", "status",
+                                          "error")) for r in page.rows]
+    check(got == want, "index.html rows are the manifest's, as text",
+          repr([(g, w) for g, w in zip(got, want) if g != w][:2]
+               or (len(got), len(want))))
 
     # Every profile as a device reads it.
     plists, broken = {}, []
