@@ -138,28 +138,25 @@ static struct pf_error *
 html_text(struct pf_buf *b, struct pf_buf *scratch, const char *s)
 {
 	struct pf_error *err;
-	const char *p, *from;
+	const char *ent;
+	size_t n;
 
 	if (s == NULL)
 		return NULL;
-	s = clean_text(scratch, s, 1);
-	for (p = from = s; *p != '\0'; p++) {
-		const char *ent;
-
-		switch (*p) {
+	for (s = clean_text(scratch, s, 1); ; s += n + 1) {
+		n = strcspn(s, "&<>\"'");
+		if ((err = pf_buf_add(b, s, n)) != NULL || s[n] == '\0')
+			return err;
+		switch (s[n]) {
 		case '&': ent = "&amp;"; break;
 		case '<': ent = "&lt;"; break;
 		case '>': ent = "&gt;"; break;
 		case '"': ent = "&quot;"; break;
-		case '\'': ent = "&#39;"; break;
-		default: continue;
+		default: ent = "&#39;"; break;
 		}
-		if ((err = pf_buf_add(b, from, (size_t)(p - from))) != NULL ||
-		    (err = pf_buf_addstr(b, ent)) != NULL)
+		if ((err = pf_buf_addstr(b, ent)) != NULL)
 			return err;
-		from = p + 1;
 	}
-	return pf_buf_add(b, from, (size_t)(p - from));
 }
 
 /* A relative path as a URL path: every byte of a segment but the
@@ -167,26 +164,26 @@ html_text(struct pf_buf *b, struct pf_buf *scratch, const char *s)
 static struct pf_error *
 html_href(struct pf_buf *b, const char *path)
 {
+	static const char keep[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-._~/";
 	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *p;
 	struct pf_error *err;
+	unsigned char c;
 	char enc[3];
+	size_t n;
 
-	for (p = (const unsigned char *)path; *p != '\0'; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
-		    *p == '_' || *p == '~' || *p == '/') {
-			err = pf_buf_add(b, p, 1);
-		} else {
-			enc[0] = '%';
-			enc[1] = hex[*p >> 4];
-			enc[2] = hex[*p & 15];
-			err = pf_buf_add(b, enc, 3);
-		}
-		if (err != NULL)
+	for (; ; path += n + 1) {
+		n = strspn(path, keep);
+		if ((err = pf_buf_add(b, path, n)) != NULL ||
+		    path[n] == '\0')
+			return err;
+		c = (unsigned char)path[n];
+		enc[0] = '%';
+		enc[1] = hex[c >> 4];
+		enc[2] = hex[c & 15];
+		if ((err = pf_buf_add(b, enc, 3)) != NULL)
 			return err;
 	}
-	return NULL;
 }
 
 /* "<tr><th>name</th><td>value</td></tr>" for the summary. */
