@@ -451,8 +451,7 @@ read_profile(struct mailer *m, const struct pf_mail_item *it)
 	int fd;
 
 	pf_buf_reset(&m->prof);
-	fd = openat(m->od->rootfd, it->file, O_RDONLY | O_CLOEXEC |
-	    O_NOFOLLOW);
+	fd = pf_outdir_openat(m->od->rootfd, it->file, O_RDONLY);
 	if (fd == -1)
 		return row_err("%s/%s: %s", m->od->root, it->file,
 		    strerror(errno));
@@ -491,8 +490,9 @@ read_profile(struct mailer *m, const struct pf_mail_item *it)
 	return NULL;
 }
 
-/* The message's file name: the profile's, ".mobileconfig" replaced by
- * ".eml".  0 if it does not fit. */
+/* The message's file name: the profile's path (with its user folder in
+ * the by-user layout), ".mobileconfig" replaced by ".eml".  0 if it does
+ * not fit. */
 static int
 eml_name(const char *file, char *name, size_t len)
 {
@@ -504,21 +504,20 @@ eml_name(const char *file, char *name, size_t len)
 	return (size_t)snprintf(name, len, "%.*s.eml", (int)n, file) < len;
 }
 
-/* Write the message as OUT/RUN/mail/NAME.eml, replacing an older one. */
+/* Write the message as OUT/RUN/mail/[USER/]NAME.eml, replacing an older
+ * one. */
 static struct pf_error *
 write_message(struct mailer *m, const struct pf_mail_item *it)
 {
 	struct pf_error *err;
-	char tmp[64], name[PF_NAME_MAX + 32];
+	char tmp[64], name[PF_PATH_MAX + 32];
 
 	if (!eml_name(it->file, name, sizeof(name)))
 		return row_err("file name \"%s\" too long", it->file);
 	if ((err = pf_outdir_write_tmp(m->od, m->msg.data, m->msg.len, tmp,
 	    sizeof(tmp))) != NULL)
 		return err;
-	if (renameat(m->od->runfd, tmp, m->od->runfd, name) == -1) {
-		err = pf_error_errno(PF_EX_CANTCREAT, "rename %s/%s",
-		    m->res->dir, name);
+	if ((err = pf_outdir_replace(m->od, tmp, name)) != NULL) {
 		unlinkat(m->od->runfd, tmp, 0);
 		return err;
 	}
@@ -630,16 +629,19 @@ mail_one(struct mailer *m, const struct pf_mail_item *it)
 	struct pf_mailvars v;
 	struct pf_mime_msg mm;
 	struct pf_error *err;
-	const char *to;
+	const char *to, *base;
 	char msgid[PF_MIME_MSGID_MAX], sh[4 * SHOWN_MAX + 8];
 	time_t now;
 
-	if (strchr(it->file, '/') != NULL || it->file[0] == '.' ||
-	    it->file[0] == '\0')
+	/* "NAME" or, in the by-user layout, "USER/NAME" */
+	if (it->file[0] == '.' || it->file[0] == '\0' ||
+	    ((base = strchr(it->file, '/')) != NULL && (base[1] == '.' ||
+	    base[1] == '\0' || strchr(base + 1, '/') != NULL)))
 		return row_err("unsafe file name \"%s\" in the database",
 		    shown(it->file, sh, sizeof(sh)));
+	base = base != NULL ? base + 1 : it->file;
 	if (it->stale[0] != '\0') {
-		char name[PF_NAME_MAX + 32];
+		char name[PF_PATH_MAX + 32];
 
 		if (m->nstale++ < MAX_STALE_WARNINGS)
 			pf_warnf(o->warn, "user \"%s\", template \"%s\": %s; "
@@ -648,7 +650,7 @@ mail_one(struct mailer *m, const struct pf_mail_item *it)
 		/* A message written before is of no use either. */
 		if (o->sendmail == NULL && eml_name(it->file, name,
 		    sizeof(name)))
-			unlinkat(m->od->runfd, name, 0);
+			pf_outdir_remove(m->od, name);
 		m->res->skipped++;
 		return NULL;
 	}
@@ -692,7 +694,7 @@ mail_one(struct mailer *m, const struct pf_mail_item *it)
 	mm.text_len = m->text.len;
 	mm.attach = m->prof.data;
 	mm.attach_len = m->prof.len;
-	mm.attach_name = it->file;
+	mm.attach_name = base;
 	mm.attach_type = PF_MAIL_TYPE;
 	mm.date = now;
 	if ((err = pf_mime_build(&m->msg, &mm, msgid, sizeof(msgid))) !=

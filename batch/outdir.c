@@ -814,6 +814,43 @@ pf_outdir_remove(struct pf_outdir *od, const char *file)
 	remove_rel(od->runfd, file);
 }
 
+struct pf_error *
+pf_outdir_replace(struct pf_outdir *od, const char *tmpname, const char *file)
+{
+	const char *last;
+	int dfd, e = 0;
+
+	if (open_parent(od->runfd, file, 1, &dfd, &last) == -1 ||
+	    renameat(od->runfd, tmpname, dfd, last) == -1)
+		e = errno;
+	close_parent(od->runfd, dfd);
+	if (e != 0) {
+		errno = e;
+		return pf_error_errno(PF_EX_CANTCREAT, "rename %s/%s/%s",
+		    od->root, od->run, file);
+	}
+	return NULL;
+}
+
+int
+pf_outdir_openat(int dirfd, const char *rel, int flags)
+{
+	const char *last;
+	int dfd, fd, e;
+
+	if (rel[0] == '\0' || rel[0] == '.') {
+		errno = EINVAL;
+		return -1;
+	}
+	if (open_parent(dirfd, rel, 0, &dfd, &last) == -1)
+		return -1;
+	fd = openat(dfd, last, flags | O_NOFOLLOW | O_CLOEXEC);
+	e = errno;
+	close_parent(dirfd, dfd);
+	errno = e;
+	return fd;
+}
+
 /* Remove from dirfd (the run directory, or prefix/ in it) temporary files
  * and files recorded() does not claim; folders only at the top. */
 static struct pf_error *

@@ -141,6 +141,18 @@ void pf_current_remove(const char *root, const char *file);
  * it empty (no error if absent). */
 void pf_outdir_remove(struct pf_outdir *od, const char *file);
 
+/* Rename tmpname (in the run directory) to file, a path like those of
+ * pf_safe_path(), replacing what is there; its user folder is created
+ * (0700) when missing.  Errors: PF_EX_CANTCREAT naming the path. */
+struct pf_error *pf_outdir_replace(struct pf_outdir *od, const char *tmpname,
+    const char *file);
+
+/* open(2) rel, a recorded path ("NAME" or "USER/NAME", neither part
+ * hidden), below dirfd with flags and O_NOFOLLOW, its user folder opened
+ * without following a symbolic link.  -1 with errno (EINVAL for any other
+ * form of path). */
+int pf_outdir_openat(int dirfd, const char *rel, int flags);
+
 /* Remove leftover temporary files of the current run directory. */
 struct pf_error *pf_outdir_clean_tmp(struct pf_outdir *od);
 

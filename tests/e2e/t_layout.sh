@@ -141,6 +141,33 @@ check "the failed rows are in index.html" \
 check "the control character is shown as U+FFFD" \
     grep -q 'ctl�x' "out/$R1/index.html"
 
+# mail of a by-user run: messages in the same folders, the profile's
+# bytes attached under its file name.
+expect_status 0 "mail a by-user run" "$PF" mail --run "$R1" --from it@example.com
+mail_ok() {
+	python3 - "out/$R1" <<'EOF'
+import email, email.policy, json, os, sys
+run = sys.argv[1]
+rows = [r for r in json.load(open(os.path.join(run, "manifest.json")))["rows"]
+        if r["status"] == "issued"]
+found = sorted(os.path.relpath(os.path.join(d, n), os.path.join(run, "mail"))
+               for d, _, ns in os.walk(os.path.join(run, "mail")) for n in ns)
+want = sorted(r["file"][:-len(".mobileconfig")] + ".eml" for r in rows)
+if found != want:
+    sys.exit("messages %s, want %s" % (found[:3], want[:3]))
+for r in rows:
+    name = os.path.join(run, "mail", r["file"][:-len(".mobileconfig")] + ".eml")
+    msg = email.message_from_binary_file(open(name, "rb"), policy=email.policy.default)
+    att = [p for p in msg.iter_attachments()]
+    if len(att) != 1 or att[0].get_filename() != r["file"].split("/")[1] or \
+            att[0].get_content() != open(os.path.join(run, r["file"]), "rb").read():
+        sys.exit("%s: attachment is not %s" % (name, r["file"]))
+EOF
+}
+check "one message per profile in its user folder, the profile attached" mail_ok
+check "mail/ folders are 0700, messages 0600" \
+    [ -z "$(find "out/$R1/mail" \( -type d ! -perm 0700 \) -o \( -type f ! -perm 0600 \))" ]
+
 # Nothing changed: every row unchanged; index.html links into run 1.
 expect_status 1 "rerun: all unchanged" \
     "$PF" run --csv users.csv $K --out out --layout by-user $S
