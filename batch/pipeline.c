@@ -25,6 +25,11 @@
 #define MAX_TEMPLATES_PER_ROW	16
 #define MAX_PROBLEMS_SHOWN	5	/* in the --strict error */
 #define MAX_ROW_WARNINGS	20	/* failed rows told on stderr */
+/* Batches between the writer and the recorder (the one being named and
+ * those waiting for their sync); with the publisher's and the workers'
+ * share they fit in the window. */
+#define PEND_SLOTS	(PF_PIPE_WINDOW / PF_PIPE_BATCH - 2)
+#define WORKER_NICE	5	/* workers' priority below the rest */
 
 /* A template used by this run, loaded once. */
 struct tmpl_ent {
@@ -89,6 +94,13 @@ struct job {
 					 * (points into the job) */
 };
 
+/* A batch of jobs the writer has named. */
+struct pend {
+	struct job *jobs[PF_PIPE_BATCH];
+	size_t n;
+	unsigned long need;	/* sync to wait for, 0 if none */
+};
+
 struct run {
 	const struct pf_run_opts *o;
 	struct pf_db *db;		/* borrowed */
@@ -119,8 +131,20 @@ struct run {
 	unsigned long long next_write;	/* next seq the writer takes */
 	unsigned long long next_commit;	/* seqs below are recorded */
 	unsigned long long next_free;	/* oldest seq whose slot is held */
-	int writer_done;		/* the writer has stopped */
+	int writer_done;		/* the recorder has stopped */
+	/* Named batches, from the writer to the recorder. */
+	struct pend *pend;		/* PEND_SLOTS */
+	size_t pend_head, pend_count;
+	int namer_done;			/* the writer has stopped */
+	pthread_cond_t cv_rec;
 	pthread_cond_t cv_pub;
+	/* The syncer: a syncfs(2) that finishes covers every request made
+	 * before it started. */
+	pthread_cond_t cv_sync;
+	unsigned long sync_req;		/* syncs asked for */
+	unsigned long sync_done;	/* requests covered */
+	int sync_quit;			/* no more requests will come */
+	int sync_failed;		/* a sync failed (the error is fatal) */
 	int eof;			/* reader finished */
 	int stop;			/* a fatal error happened */
 	struct pf_error *fatal;		/* first fatal error */
@@ -779,6 +803,19 @@ worker(void *arg)
 	struct pf_db *rdb = NULL;
 	struct pf_error *err;
 	unsigned long done = 0;
+	int prio;
+
+	/*
+	 * Workers run at a lower priority than the other threads: the writer
+	 * and publisher are one thread each and must keep up, or the window
+	 * fills and the workers wait anyway.  When they are not runnable the
+	 * workers have the cores to themselves.
+	 */
+	errno = 0;
+	prio = getpriority(PRIO_PROCESS, (id_t)gettid());
+	if (errno == 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)gettid(), prio +
+		    WORKER_NICE);
 
 	/* Each worker looks up current profiles on its own connection, in
 	 * one read transaction. */
@@ -951,36 +988,71 @@ unwrite(struct run *r, struct job *j)
 	j->written = 0;
 }
 
-/* Name the batch's files, sync them and record them; the publisher does
- * the rest.  On error, files of the batch that were not recorded are
- * removed. */
+/* Give the batch's files their names where a worker could not (named
+ * temporaries are renamed); *nnew counts its new files. */
 static struct pf_error *
-flush(struct run *r, struct job **batch, size_t n)
+name_batch(struct run *r, struct job **batch, size_t n, int *nnew)
+{
+	struct pf_error *err;
+	size_t i;
+
+	*nnew = 0;
+	if (r->o->dry_run)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		struct job *j = batch[i];
+
+		if (j->action != ACT_ISSUE)
+			continue;
+		(*nnew)++;
+		if (j->tmp[0] == '\0')
+			continue;	/* named already */
+		if ((err = pf_outdir_commit(r->od, j->tmp, j->want, j->file,
+		    sizeof(j->file))) != NULL)
+			return err;
+		j->tmp[0] = '\0';
+		j->written = 1;
+	}
+	return NULL;
+}
+
+/* Ask the syncer for a syncfs(2) that starts after now; returns the number
+ * to wait for. */
+static unsigned long
+request_sync(struct run *r)
+{
+	unsigned long need;
+
+	pthread_mutex_lock(&r->mu);
+	need = ++r->sync_req;
+	pthread_cond_broadcast(&r->cv_sync);
+	pthread_mutex_unlock(&r->mu);
+	return need;
+}
+
+/*
+ * A batch whose files are named: once a sync requested after that (need;
+ * 0 for none) has finished, record it in one transaction and hand it to
+ * the publisher.  On error nothing of it is recorded.
+ */
+static struct pf_error *
+settle(struct run *r, struct job **batch, size_t n, unsigned long need)
 {
 	struct pf_error *err = NULL;
 	size_t i;
-	int intx = 0, nnew = 0, committed = 0;
+	int intx = 0, failed;
 
-	if (n == 0)
-		return NULL;
+	pthread_mutex_lock(&r->mu);
+	while (need > 0 && r->sync_done < need && !r->sync_failed)
+		pthread_cond_wait(&r->cv_sync, &r->mu);
+	failed = r->sync_failed;
+	pthread_mutex_unlock(&r->mu);
+	if (failed)
+		return pf_error_fmt(PF_EX_IOERR, "%s/%s: not synced",
+		    r->od->root, r->od->run);
 	if (!r->o->dry_run) {
-		for (i = 0; i < n; i++) {
-			struct job *j = batch[i];
-
-			if (j->action != ACT_ISSUE)
-				continue;
-			nnew++;
-			if (j->tmp[0] == '\0')
-				continue;	/* named already */
-			if ((err = pf_outdir_commit(r->od, j->tmp, j->want,
-			    j->file, sizeof(j->file))) != NULL)
-				goto done;
-			j->tmp[0] = '\0';
-			j->written = 1;
-		}
-		if ((nnew > 0 && (err = pf_outdir_sync(r->od)) != NULL) ||
-		    (err = pf_db_begin(r->db)) != NULL)
-			goto done;
+		if ((err = pf_db_begin(r->db)) != NULL)
+			return err;
 		intx = 1;
 	}
 	for (i = 0; i < n; i++) {
@@ -999,16 +1071,49 @@ flush(struct run *r, struct job **batch, size_t n)
 		if ((err = pf_db_commit(r->db)) != NULL)
 			goto done;
 		intx = 0;
-		committed = 1;
 	}
+	pthread_mutex_lock(&r->mu);
+	r->next_commit += n;
+	pthread_cond_signal(&r->cv_pub);
+	pthread_mutex_unlock(&r->mu);
 done:
-	if (err != NULL) {
-		if (intx)
-			pf_db_rollback(r->db);
-		for (i = 0; i < n && !committed; i++)
-			unwrite(r, batch[i]);
-	}
+	if (err != NULL && intx)
+		pf_db_rollback(r->db);
 	return err;
+}
+
+/*
+ * The syncer thread: flushes the file system when the writer asks, so
+ * that the writer names the next batch while the last one is synced.
+ */
+static void *
+syncer(void *arg)
+{
+	struct run *r = arg;
+	struct pf_error *err;
+	unsigned long target;
+
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		while (!r->sync_quit && r->sync_done == r->sync_req)
+			pthread_cond_wait(&r->cv_sync, &r->mu);
+		if (r->sync_done == r->sync_req)
+			break;
+		target = r->sync_req;
+		pthread_mutex_unlock(&r->mu);
+		err = pf_outdir_sync(r->od);
+		if (err != NULL)
+			set_fatal(r, err);
+		pthread_mutex_lock(&r->mu);
+		if (err != NULL)
+			r->sync_failed = 1;
+		r->sync_done = target;
+		pthread_cond_broadcast(&r->cv_sync);
+		if (err != NULL)
+			break;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
 }
 
 /* A new profile reaches the writer: the file a worker wrote gets its name
@@ -1030,15 +1135,20 @@ take(struct run *r, struct job *j)
 	return err;
 }
 
-/* The writer thread: takes finished jobs in order. */
+/* The writer thread: takes finished jobs in order and names their files;
+ * each full batch goes to the recorder. */
 static void *
 writer(void *arg)
 {
 	struct run *r = arg;
-	struct job *batch[PF_PIPE_BATCH];
+	struct pend *cur;
 	struct pf_error *err = NULL;
 	size_t n = 0, i;
+	int nnew;
 
+	pthread_mutex_lock(&r->mu);
+	cur = &r->pend[(r->pend_head + r->pend_count) % PEND_SLOTS];
+	pthread_mutex_unlock(&r->mu);
 	for (;;) {
 		struct job *j;
 		int last, stop;
@@ -1068,25 +1178,90 @@ writer(void *arg)
 				free(j->out);
 				j->out = NULL;
 			}
-			batch[n++] = j;
+			cur->jobs[n++] = j;
 		}
 		if (n == PF_PIPE_BATCH || (last && n > 0)) {
-			if ((err = flush(r, batch, n)) != NULL)
+			if ((err = name_batch(r, cur->jobs, n, &nnew)) != NULL)
 				break;
-			pthread_mutex_lock(&r->mu);
-			r->next_commit += n;
-			pthread_cond_signal(&r->cv_pub);
-			pthread_mutex_unlock(&r->mu);
+			cur->n = n;
+			cur->need = nnew > 0 ? request_sync(r) : 0;
 			n = 0;
+			/* to the recorder; wait for a free slot */
+			pthread_mutex_lock(&r->mu);
+			r->pend_count++;
+			pthread_cond_broadcast(&r->cv_rec);
+			while (!r->stop && r->pend_count == PEND_SLOTS)
+				pthread_cond_wait(&r->cv_rec, &r->mu);
+			cur = &r->pend[(r->pend_head + r->pend_count) %
+			    PEND_SLOTS];
+			stop = r->stop;
+			pthread_mutex_unlock(&r->mu);
+			if (stop)
+				break;
 		}
 		if (last)
 			break;
 	}
-	/* Whatever stopped the run, files not recorded go. */
+	/* Files of a batch the recorder never got are not recorded. */
 	for (i = 0; i < n; i++)
-		unwrite(r, batch[i]);
+		unwrite(r, cur->jobs[i]);
 	if (err != NULL)
 		set_fatal(r, err);
+	pthread_mutex_lock(&r->mu);
+	r->namer_done = 1;
+	pthread_cond_broadcast(&r->cv_rec);
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+/*
+ * The recorder thread: takes the writer's named batches in order and,
+ * each once a sync started after its naming has finished, records it in
+ * one transaction and hands it to the publisher.  Up to PEND_SLOTS - 1
+ * batches wait for their sync, so a slow sync does not stop the naming
+ * of the next ones, and one sync covers all the batches named before it
+ * started.
+ */
+static void *
+recorder(void *arg)
+{
+	struct run *r = arg;
+	struct pf_error *err = NULL;
+	struct pend *b;
+	size_t i, k;
+
+	for (;;) {
+		pthread_mutex_lock(&r->mu);
+		while (!r->stop && r->pend_count == 0 && !r->namer_done)
+			pthread_cond_wait(&r->cv_rec, &r->mu);
+		if (r->stop || r->pend_count == 0) {
+			pthread_mutex_unlock(&r->mu);
+			break;
+		}
+		b = &r->pend[r->pend_head];
+		pthread_mutex_unlock(&r->mu);
+		if ((err = settle(r, b->jobs, b->n, b->need)) != NULL)
+			break;
+		pthread_mutex_lock(&r->mu);
+		r->pend_head = (r->pend_head + 1) % PEND_SLOTS;
+		r->pend_count--;
+		pthread_cond_broadcast(&r->cv_rec);
+		pthread_mutex_unlock(&r->mu);
+	}
+	if (err != NULL)
+		set_fatal(r, err);
+	/* Stopping: once the writer is done, files of the batches not
+	 * recorded go. */
+	pthread_mutex_lock(&r->mu);
+	while (!r->namer_done)
+		pthread_cond_wait(&r->cv_rec, &r->mu);
+	pthread_mutex_unlock(&r->mu);
+	for (k = 0; k < r->pend_count; k++) {
+		b = &r->pend[(r->pend_head + k) % PEND_SLOTS];
+		for (i = 0; i < b->n; i++)
+			unwrite(r, b->jobs[i]);
+	}
+	r->pend_count = 0;
 	pthread_mutex_lock(&r->mu);
 	r->writer_done = 1;
 	pthread_cond_signal(&r->cv_pub);
@@ -1359,12 +1534,13 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	struct pf_error *err = NULL;
 	struct run r;
 	struct worker_arg *wa = NULL;
-	pthread_t wtid, ptid;
+	pthread_t wtid, ptid, stid, rtid;
 	struct timespec t0, t1;
 	char abs[PATH_MAX];
 	const char *csv_path;
 	struct stat sb;
 	int lockfd = -1, nwork = 0, wstarted = 0, pstarted = 0, i;
+	int sstarted = 0, rstarted = 0;
 	int recorded = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -1379,6 +1555,8 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	pthread_cond_init(&r.cv_work, NULL);
 	pthread_cond_init(&r.cv_write, NULL);
 	pthread_cond_init(&r.cv_pub, NULL);
+	pthread_cond_init(&r.cv_sync, NULL);
+	pthread_cond_init(&r.cv_rec, NULL);
 
 	if (!o->dry_run && (err = pf_db_lock(db, o->wait, &lockfd)) != NULL)
 		goto done;
@@ -1467,6 +1645,7 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		snprintf(r.rec->name, sizeof(r.rec->name), "dry-run");
 
 	if ((r.ring = calloc(PF_PIPE_WINDOW, sizeof(*r.ring))) == NULL ||
+	    (r.pend = calloc(PEND_SLOTS, sizeof(*r.pend))) == NULL ||
 	    (wa = calloc((size_t)o->jobs, sizeof(*wa))) == NULL) {
 		err = pf_error_nomem();
 		goto done;
@@ -1483,14 +1662,22 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	}
 	if (nwork > 0 && pthread_create(&ptid, NULL, publisher, &r) == 0)
 		pstarted = 1;
-	if (pstarted && pthread_create(&wtid, NULL, writer, &r) == 0)
+	if (pstarted && pthread_create(&stid, NULL, syncer, &r) == 0)
+		sstarted = 1;
+	if (sstarted && pthread_create(&rtid, NULL, recorder, &r) == 0)
+		rstarted = 1;
+	if (rstarted && pthread_create(&wtid, NULL, writer, &r) == 0)
 		wstarted = 1;
 	else if (nwork > 0)
 		set_fatal(&r, pf_error_errno(PF_EX_SOFTWARE, "start thread"));
 	if (pstarted && !wstarted) {
-		/* the publisher may be running: nothing will come */
+		/* the recorder and publisher may be running: nothing will
+		 * come */
 		pthread_mutex_lock(&r.mu);
-		r.writer_done = 1;
+		r.namer_done = 1;
+		pthread_cond_broadcast(&r.cv_rec);
+		if (!rstarted)
+			r.writer_done = 1;
 		pthread_cond_signal(&r.cv_pub);
 		pthread_mutex_unlock(&r.mu);
 	}
@@ -1508,6 +1695,15 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		pthread_join(wa[i].tid, NULL);
 	if (wstarted)
 		pthread_join(wtid, NULL);
+	if (rstarted)
+		pthread_join(rtid, NULL);
+	if (sstarted) {
+		pthread_mutex_lock(&r.mu);
+		r.sync_quit = 1;
+		pthread_cond_broadcast(&r.cv_sync);
+		pthread_mutex_unlock(&r.mu);
+		pthread_join(stid, NULL);
+	}
 	if (pstarted)
 		pthread_join(ptid, NULL);
 	err = r.fatal;
@@ -1595,5 +1791,8 @@ done:
 	pthread_cond_destroy(&r.cv_work);
 	pthread_cond_destroy(&r.cv_write);
 	pthread_cond_destroy(&r.cv_pub);
+	pthread_cond_destroy(&r.cv_sync);
+	pthread_cond_destroy(&r.cv_rec);
+	free(r.pend);
 	return err;
 }

@@ -1,9 +1,11 @@
 /*
  * pipeline: one batch run.  The calling thread reads and joins the CSV
- * with the templates; --jobs worker threads fill, sign and hash profiles;
- * one writer thread writes files, records them in SQLite in batches and
- * appends manifest rows, in CSV order.  At most PF_PIPE_WINDOW profiles
- * are in flight, whatever the size of the CSV.
+ * with the templates; --jobs worker threads fill, sign and hash profiles
+ * and write each into an unnamed file; one writer thread names the files
+ * in CSV order and, once a syncer thread has flushed the file system,
+ * records them in SQLite in batches; a publisher thread then links them
+ * into OUT/current/ and appends manifest rows, in CSV order.  At most
+ * PF_PIPE_WINDOW profiles are in flight, whatever the size of the CSV.
  */
 #ifndef PF_PIPELINE_H
 #define PF_PIPELINE_H
@@ -13,7 +15,7 @@
 #include "sign.h"
 #include "store.h"
 
-#define PF_PIPE_WINDOW	2048	/* profiles in flight */
+#define PF_PIPE_WINDOW	4096	/* profiles in flight */
 #define PF_PIPE_BATCH	512	/* profiles per file sync and commit */
 
 struct pf_run_opts {
