@@ -1,4 +1,3 @@
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1117,7 +1116,7 @@ syncer(void *arg)
 }
 
 /* A new profile reaches the writer: the file a worker wrote gets its name
- * now; or its bytes go to a named temporary, renamed by flush(). */
+ * now; or its bytes go to a named temporary, renamed by name_batch(). */
 static struct pf_error *
 take(struct run *r, struct job *j)
 {
