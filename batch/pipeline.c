@@ -158,9 +158,11 @@ set_fatal(struct run *r, struct pf_error *err)
 	else
 		pf_error_free(err);
 	r->stop = 1;
+	/* every thread that waits on a condition that stop ends */
 	pthread_cond_broadcast(&r->cv_read);
 	pthread_cond_broadcast(&r->cv_work);
 	pthread_cond_broadcast(&r->cv_write);
+	pthread_cond_broadcast(&r->cv_rec);
 	pthread_mutex_unlock(&r->mu);
 }
 

@@ -69,12 +69,12 @@ fresh() {
 	cp pristine.db pf.db
 }
 
-# consistent OUT: the database records nothing that was not written: every
+# consistent OUT [DB]: the database records nothing that was not written: every
 # profile row (of any run) has its file with the recorded digest and size,
 # every challenge a profile row with a file; no profile file in a run
 # directory that its run did not record; no temporary file anywhere.
 consistent() {
-	python3 - "$T/pf.db" "$1" <<'EOF'
+	python3 - "${2:-$T/pf.db}" "$1" <<'EOF'
 import hashlib, os, sqlite3, sys
 db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
 out = os.path.realpath(sys.argv[2])
@@ -219,6 +219,22 @@ err_has "a file where OUT/current should be: the error names the path" "$T/cur/o
 check "unwritable outputs: no profile, challenge or user recorded" \
     [ "$(counts)" = "0 0 0" ]
 check "unwritable outputs: no profile file anywhere" no_profiles "$T/cur"
+
+# The database on a file system that fills up during a run (the output
+# has room): the batch being recorded fails, the run stops with 74 and
+# does not hang, and no profile is left that is not recorded.
+mnt "$T/dbfs" size=600k || not_ok "mount a 600 KiB tmpfs"
+cp pristine.db "$T/dbfs/pf.db"
+python3 -c 'import sys
+print("email,name,template")
+for i in range(6000):
+    print("d%d@example.com,User %d,scep" % (i, i))' >many.csv
+PROFACTORY_DB="$T/dbfs/pf.db" expect_status 74 \
+    "database on a full file system: exit 74" \
+    timeout 120 "$PF" run --csv many.csv --out "$T/dbout" $S
+err_has "database on a full file system: the error says so" "full"
+check "database on a full file system: every profile file left is recorded" \
+    consistent "$T/dbout" "$T/dbfs/pf.db"
 
 unmount_all
 finish
