@@ -327,50 +327,57 @@ fill_bool(struct fill *f, const struct pf_tnode *n, plist_t *out)
 	return NULL;
 }
 
+/*
+ * A libplist tree for the compiled node n: subtrees without placeholders
+ * copied, dictionaries and arrays rebuilt, each varying leaf (a string
+ * with placeholders, {{int:}}, {{bool:}}) made by leaf().
+ */
 static struct pf_error *
-fill_node(struct fill *f, const struct pf_tnode *n, plist_t *out)
+build_tree(const struct pf_tnode *n, plist_t *out,
+    struct pf_error *(*leaf)(void *, const struct pf_tnode *, plist_t *),
+    void *arg)
 {
 	struct pf_error *err = NULL;
-	plist_t c = NULL, kid;
+	plist_t c, kid;
 	size_t i;
 
 	*out = NULL;
-	if (!n->dynamic) {
-		if ((*out = plist_copy(n->src)) == NULL)
-			return pf_error_nomem();
-		return NULL;
+	if (!n->dynamic || n->kind == PF_TN_SCALAR)
+		return (*out = plist_copy(n->src)) ? NULL : pf_error_nomem();
+	if (n->kind != PF_TN_DICT && n->kind != PF_TN_ARRAY)
+		return leaf(arg, n, out);
+	c = n->kind == PF_TN_DICT ? plist_new_dict() : plist_new_array();
+	if (c == NULL)
+		return pf_error_nomem();
+	for (i = 0; i < n->nkids; i++) {
+		if ((err = build_tree(&n->kids[i], &kid, leaf, arg)) != NULL)
+			break;
+		if (n->kind == PF_TN_DICT)
+			plist_dict_set_item(c, n->keys[i], kid);
+		else
+			plist_array_append_item(c, kid);
 	}
+	if (err != NULL) {
+		plist_free(c);
+		return err;
+	}
+	*out = c;
+	return NULL;
+}
+
+/* A varying leaf, filled for the user. */
+static struct pf_error *
+fill_leaf(void *arg, const struct pf_tnode *n, plist_t *out)
+{
+	struct fill *f = arg;
+
 	switch (n->kind) {
-	case PF_TN_DICT:
-	case PF_TN_ARRAY:
-		c = n->kind == PF_TN_DICT ? plist_new_dict() :
-		    plist_new_array();
-		if (c == NULL)
-			return pf_error_nomem();
-		for (i = 0; i < n->nkids; i++) {
-			if ((err = fill_node(f, &n->kids[i], &kid)) != NULL)
-				break;
-			if (n->kind == PF_TN_DICT)
-				plist_dict_set_item(c, n->keys[i], kid);
-			else
-				plist_array_append_item(c, kid);
-		}
-		if (err != NULL) {
-			plist_free(c);
-			return err;
-		}
-		*out = c;
-		return NULL;
-	case PF_TN_STR:
-		return fill_string(f, n, out);
 	case PF_TN_INT:
 		return fill_int(f, n, out);
 	case PF_TN_BOOL:
 		return fill_bool(f, n, out);
 	default:
-		if ((*out = plist_copy(n->src)) == NULL)
-			return pf_error_nomem();
-		return NULL;
+		return fill_string(f, n, out);
 	}
 }
 
@@ -492,7 +499,7 @@ pf_profile_build_tree(const struct pf_template *t,
 	size_t len = 0;
 
 	if ((err = fill_begin(&f, t, v, p)) != NULL ||
-	    (err = fill_node(&f, &t->tree, &root)) != NULL)
+	    (err = build_tree(&t->tree, &root, fill_leaf, &f)) != NULL)
 		goto done;
 	plist_to_xml(root, &xml, &xlen);
 	if (xml == NULL) {
@@ -640,37 +647,13 @@ struct skel_build {
 	char nonce[40];
 };
 
+/* A varying leaf becomes the next marker. */
 static struct pf_error *
-skel_copy(struct skel_build *b, const struct pf_tnode *n, plist_t *out)
+skel_leaf(void *arg, const struct pf_tnode *n, plist_t *out)
 {
-	struct pf_error *err = NULL;
-	plist_t c, kid;
+	struct skel_build *b = arg;
 	char mark[64];
-	size_t i;
 
-	*out = NULL;
-	if (!n->dynamic || n->kind == PF_TN_SCALAR)
-		return (*out = plist_copy(n->src)) ? NULL : pf_error_nomem();
-	if (n->kind == PF_TN_DICT || n->kind == PF_TN_ARRAY) {
-		c = n->kind == PF_TN_DICT ? plist_new_dict() :
-		    plist_new_array();
-		if (c == NULL)
-			return pf_error_nomem();
-		for (i = 0; i < n->nkids; i++) {
-			if ((err = skel_copy(b, &n->kids[i], &kid)) != NULL)
-				break;
-			if (n->kind == PF_TN_DICT)
-				plist_dict_set_item(c, n->keys[i], kid);
-			else
-				plist_array_append_item(c, kid);
-		}
-		if (err != NULL) {
-			plist_free(c);
-			return err;
-		}
-		*out = c;
-		return NULL;
-	}
 	if (b->nholes == b->cap) {
 		const struct pf_tnode **h;
 		size_t cap = b->cap ? 2 * b->cap : 16;
@@ -713,7 +696,7 @@ pf_profile_compile(struct pf_template *t)
 	if (!pf_random(rnd, sizeof(rnd)))
 		return pf_error_ssl(PF_EX_SOFTWARE, "random");
 	pf_hex(rnd, sizeof(rnd), b.nonce);
-	if ((err = skel_copy(&b, &t->tree, &copy)) != NULL)
+	if ((err = build_tree(&t->tree, &copy, skel_leaf, &b)) != NULL)
 		goto done;
 	plist_to_xml(copy, &xml, &xlen);
 	if (xml == NULL) {
