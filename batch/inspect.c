@@ -39,6 +39,7 @@
 
 #include "error.h"
 #include "inspect.h"
+#include "sign.h"
 #include "template.h"
 #include "util.h"
 
@@ -189,43 +190,6 @@ ssl_detail(char *buf, size_t n)
 	return buf;
 }
 
-static int
-asn1_time_t(const ASN1_TIME *at, time_t *out)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (at == NULL || !ASN1_TIME_to_tm(at, &tm))
-		return 0;
-	*out = timegm(&tm);
-	return 1;
-}
-
-/* One-line RFC 2253 form of a name (ASCII: controls and non-ASCII are
- * escaped); malloc'd, or NULL when out of memory. */
-static char *
-name_str(const X509_NAME *nm)
-{
-	BIO *bio = NULL;
-	char *s = NULL, *p;
-	long n;
-
-	if ((bio = BIO_new(BIO_s_mem())) == NULL)
-		goto done;
-	if (X509_NAME_print_ex(bio, nm, 0, XN_FLAG_RFC2253) < 0)
-		goto done;
-	n = BIO_get_mem_data(bio, &p);
-	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL)
-		goto done;
-	if (n > 0)
-		memcpy(s, p, (size_t)n);
-	s[n] = '\0';
-done:
-	BIO_free(bio);
-	ERR_clear_error();
-	return s;
-}
-
 static void
 key_desc(X509 *x, char *out, size_t n)
 {
@@ -269,8 +233,8 @@ facts_of(X509 *x, struct cert_facts *f)
 	char *hex = NULL;
 
 	memset(f, 0, sizeof(f[0]));
-	f->subject = name_str(X509_get_subject_name(x));
-	f->issuer = name_str(X509_get_issuer_name(x));
+	f->subject = pf_x509_name(X509_get_subject_name(x));
+	f->issuer = pf_x509_name(X509_get_issuer_name(x));
 	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) !=
 	    NULL && (hex = BN_bn2hex(bn)) != NULL)
 		f->serial = pf_strdup(hex);
@@ -288,8 +252,8 @@ facts_of(X509 *x, struct cert_facts *f)
 	}
 	pf_hex(md, mdlen, f->sha256);
 	key_desc(x, f->key, sizeof(f->key));
-	f->times_ok = asn1_time_t(X509_get0_notBefore(x), &f->not_before) &&
-	    asn1_time_t(X509_get0_notAfter(x), &f->not_after);
+	f->times_ok = pf_asn1_time(X509_get0_notBefore(x), &f->not_before) &&
+	    pf_asn1_time(X509_get0_notAfter(x), &f->not_after);
 	return NULL;
 }
 
@@ -418,8 +382,8 @@ check_chain(struct pf_inspection *in, struct signer *sg, X509 *x,
 	cur = X509_STORE_CTX_get_current_cert(ctx);
 	if (cur == NULL)
 		cur = x;
-	subj = name_str(X509_get_subject_name(cur));
-	iss = name_str(X509_get_issuer_name(cur));
+	subj = pf_x509_name(X509_get_subject_name(cur));
+	iss = pf_x509_name(X509_get_issuer_name(cur));
 	if (subj == NULL || iss == NULL) {
 		err = pf_error_nomem();
 		goto done;
@@ -475,7 +439,7 @@ signing_time(CMS_SignerInfo *si, struct signer *sg)
 		return;
 	if (t->type != V_ASN1_UTCTIME && t->type != V_ASN1_GENERALIZEDTIME)
 		return;
-	sg->have_time = asn1_time_t(t->value.asn1_string, &sg->signing_time);
+	sg->have_time = pf_asn1_time(t->value.asn1_string, &sg->signing_time);
 }
 
 /* Read the content through the digest BIOs CMS_dataInit() sets up. */

@@ -362,40 +362,38 @@ pass_cb(char *buf, int size, int rwflag, void *u)
 	return (int)a->len;
 }
 
-/* Seconds since the epoch of an ASN1_TIME. */
-static int
-asn1_time_t(const ASN1_TIME *at, time_t *out)
+int
+pf_asn1_time(const ASN1_TIME *at, time_t *out)
 {
 	struct tm tm;
 
 	memset(&tm, 0, sizeof(tm));
-	if (!ASN1_TIME_to_tm(at, &tm))
+	if (at == NULL || !ASN1_TIME_to_tm(at, &tm))
 		return 0;
 	*out = timegm(&tm);
 	return 1;
 }
 
-/* One-line RFC 2253 form of a certificate's subject; malloc'd or NULL. */
-static char *
-subject_of(const X509 *x)
+char *
+pf_x509_name(const X509_NAME *nm)
 {
 	BIO *bio = NULL;
 	char *s = NULL, *p;
 	long n;
 
-	bio = BIO_new(BIO_s_mem());
-	if (bio == NULL)
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
 		goto done;
-	if (X509_NAME_print_ex(bio, X509_get_subject_name(x), 0,
-	    XN_FLAG_RFC2253) < 0)
+	if (X509_NAME_print_ex(bio, nm, 0, XN_FLAG_RFC2253) < 0)
 		goto done;
 	n = BIO_get_mem_data(bio, &p);
 	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL)
 		goto done;
-	memcpy(s, p, (size_t)n);
+	if (n > 0)
+		memcpy(s, p, (size_t)n);
 	s[n] = '\0';
 done:
 	BIO_free(bio);
+	ERR_clear_error();
 	return s;
 }
 
@@ -409,8 +407,8 @@ check_validity(const X509 *x, const char *what, time_t now, time_t *not_after)
 	char iso[32];
 	time_t nb, na;
 
-	if (!asn1_time_t(X509_get0_notBefore(x), &nb) ||
-	    !asn1_time_t(X509_get0_notAfter(x), &na))
+	if (!pf_asn1_time(X509_get0_notBefore(x), &nb) ||
+	    !pf_asn1_time(X509_get0_notAfter(x), &na))
 		return pf_error_ssl(PF_EX_CONFIG,
 		    "%s has an invalid validity period", what);
 	if (now < nb) {
@@ -615,7 +613,7 @@ check_chain(struct pf_signer *s, const struct pf_signer_opts *opts,
 
 	for (i = 0; i < sk_X509_num(s->chain); i++) {
 		x = sk_X509_value(s->chain, i);
-		if ((subj = subject_of(x)) == NULL) {
+		if ((subj = pf_x509_name(X509_get_subject_name(x))) == NULL) {
 			err = pf_error_nomem();
 			goto done;
 		}
@@ -793,7 +791,7 @@ pf_signer_load(struct pf_signer **out, const struct pf_signer_opts *opts,
 	}
 	if ((err = load_cert(opts->cert_path, &s->cert)) != NULL)
 		goto done;
-	if ((s->subject = subject_of(s->cert)) == NULL) {
+	if ((s->subject = pf_x509_name(X509_get_subject_name(s->cert))) == NULL) {
 		err = pf_error_nomem();
 		goto done;
 	}

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <openssl/x509.h>
+
 #include "error.h"
 
 struct pf_signer;
@@ -48,6 +50,12 @@ const char *pf_signer_subject(const struct pf_signer *s);
 time_t pf_signer_not_after(const struct pf_signer *s);
 /* "RSA-2048", "EC-P-256", ... (owned by s). */
 const char *pf_signer_keytype(const struct pf_signer *s);
+
+/* Seconds since the epoch of an ASN1_TIME (NULL or unreadable: 0). */
+int pf_asn1_time(const ASN1_TIME *at, time_t *out);
+/* One-line RFC 2253 form of a name (controls and non-ASCII escaped);
+ * malloc'd, or NULL when out of memory. */
+char *pf_x509_name(const X509_NAME *nm);
 
 /*
  * A per-thread signing context: whatever OpenSSL objects can be fetched or
