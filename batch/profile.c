@@ -487,6 +487,21 @@ fill_end(struct fill *f, struct pf_profile *p, struct pf_error *err)
 	return err;
 }
 
+/* libplist's XML of root, with CRs as character references. */
+static struct pf_error *
+serialise(plist_t root, char **xml, size_t *len)
+{
+	uint32_t xlen = 0;
+
+	*xml = NULL;
+	*len = 0;
+	plist_to_xml(root, xml, &xlen);
+	if (*xml == NULL)
+		return pf_error_nomem();
+	*len = xlen;
+	return escape_cr(xml, len);
+}
+
 struct pf_error *
 pf_profile_build_tree(const struct pf_template *t,
     const struct pf_profile_vars *v, struct pf_profile *p)
@@ -495,19 +510,12 @@ pf_profile_build_tree(const struct pf_template *t,
 	struct fill f;
 	plist_t root = NULL;
 	char *xml = NULL;
-	uint32_t xlen = 0;
 	size_t len = 0;
 
 	if ((err = fill_begin(&f, t, v, p)) != NULL ||
 	    (err = build_tree(&t->tree, &root, fill_leaf, &f)) != NULL)
 		goto done;
-	plist_to_xml(root, &xml, &xlen);
-	if (xml == NULL) {
-		err = pf_error_nomem();
-		goto done;
-	}
-	len = xlen;
-	if ((err = escape_cr(&xml, &len)) != NULL)
+	if ((err = serialise(root, &xml, &len)) != NULL)
 		goto done;
 	p->identifier = dup_string(root, "PayloadIdentifier");
 	p->uuid = dup_string(root, "PayloadUUID");
@@ -687,7 +695,6 @@ pf_profile_compile(struct pf_template *t)
 	unsigned char rnd[8];
 	plist_t copy = NULL;
 	char *xml = NULL, mark[96];
-	uint32_t xlen = 0;
 	size_t len = 0, i, at = 0, k, n;
 	const char *hit;
 
@@ -698,14 +705,8 @@ pf_profile_compile(struct pf_template *t)
 	pf_hex(rnd, sizeof(rnd), b.nonce);
 	if ((err = build_tree(&t->tree, &copy, skel_leaf, &b)) != NULL)
 		goto done;
-	plist_to_xml(copy, &xml, &xlen);
-	if (xml == NULL) {
-		err = pf_error_nomem();
-		goto done;
-	}
-	len = xlen;
 	/* a CR in the template's own text stays a CR too */
-	if ((err = escape_cr(&xml, &len)) != NULL)
+	if ((err = serialise(copy, &xml, &len)) != NULL)
 		goto done;
 	if ((t->skel = calloc(b.nholes + 1, sizeof(*t->skel))) == NULL) {
 		err = pf_error_nomem();
