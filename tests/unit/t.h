@@ -7,9 +7,11 @@
 #ifndef PF_T_H
 #define PF_T_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static int t_fail;		/* current test failed */
 static int t_nfail;		/* tests failed so far */
@@ -95,6 +97,27 @@ t_slurp(const char *rel, size_t *len)
 	}
 	fclose(f);
 	return buf;
+}
+
+/* Run a shell command built from fmt; its exit status, -1 if it did not
+ * exit. */
+static inline int
+t_sh(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static inline int
+t_sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	if (rc == -1 || !WIFEXITED(rc))
+		return -1;
+	return WEXITSTATUS(rc);
 }
 
 #endif

@@ -23,25 +23,6 @@
 
 static char tmp[256];		/* the mkdtemp directory */
 
-static int
-sh(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-static int
-sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc == -1 || !WIFEXITED(rc))
-		return -1;
-	return WEXITSTATUS(rc);
-}
-
 /* tmp/name, NUL-terminated, malloc'd; NULL on failure. */
 static char *
 slurp(const char *name, size_t *len)
@@ -449,7 +430,7 @@ main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	if (sh("sh '%s/scripts/mkpki' '%s/rsa' rsa && "
+	if (t_sh("sh '%s/scripts/mkpki' '%s/rsa' rsa && "
 	    "sh '%s/scripts/mkpki' '%s/ec' ec && cd '%s' && "
 	    "cat ec/inter.pem ec/root.pem > ec/inter-root.pem && "
 	    "{ cat ec/root.pem; sed 3d ec/inter.pem; } > damaged.pem",
@@ -465,7 +446,7 @@ main(void)
 	T_RUN(t_ca_files);
 
 	if (t_nfail == 0)
-		sh("rm -rf '%s'", tmp);
+		t_sh("rm -rf '%s'", tmp);
 	else
 		fprintf(stderr, "test_inspect: kept %s\n", tmp);
 	T_DONE();

@@ -38,26 +38,6 @@ P(const char *kind, const char *name)
 	return p;
 }
 
-/* Run a shell command built from fmt; returns its exit status. */
-static int
-sh(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-static int
-sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc == -1 || !WIFEXITED(rc))
-		return -1;
-	return WEXITSTATUS(rc);
-}
-
 static int
 write_file(const char *path, const void *p, size_t n)
 {
@@ -281,7 +261,7 @@ t_unparsable(void)
 	a.key = P("rsa", "signer.pem");		/* a certificate, not a key */
 	T_ERR(load(&a, NULL, NULL), PF_EX_CONFIG, "no PEM private key found");
 	/* a damaged key */
-	T_REQUIRE(sh("sed 3d '%s' > '%s'", P("rsa", "signer.key"),
+	T_REQUIRE(t_sh("sed 3d '%s' > '%s'", P("rsa", "signer.key"),
 	    P("", "damaged.key")) == 0);
 	a.key = P("", "damaged.key");
 	snprintf(want, sizeof(want), "%s: not a PEM private key", a.key);
@@ -370,13 +350,13 @@ t_chain(void)
 	T_ERR(load(&a, NULL, NULL), PF_EX_CONFIG, "did not issue");
 
 	/* intermediate then its root: fine */
-	T_REQUIRE(sh("cat '%s' '%s' > '%s'", P("rsa", "inter.pem"),
+	T_REQUIRE(t_sh("cat '%s' '%s' > '%s'", P("rsa", "inter.pem"),
 	    P("rsa", "root.pem"), P("", "inter-root.pem")) == 0);
 	a.chain = P("", "inter-root.pem");
 	T_OK(load(&a, NULL, NULL));
 
 	/* intermediate then a root that did not issue it */
-	T_REQUIRE(sh("cat '%s' '%s' > '%s'", P("rsa", "inter.pem"),
+	T_REQUIRE(t_sh("cat '%s' '%s' > '%s'", P("rsa", "inter.pem"),
 	    P("ec", "root.pem"), P("", "inter-badroot.pem")) == 0);
 	a.chain = P("", "inter-badroot.pem");
 	T_ERR(load(&a, NULL, NULL), PF_EX_CONFIG,
@@ -389,7 +369,7 @@ t_chain(void)
 	 * identifier, another key.  Names and identifiers match; only the
 	 * signature check can tell.
 	 */
-	T_REQUIRE(sh("cd '%s' && openssl genpkey -algorithm EC "
+	T_REQUIRE(t_sh("cd '%s' && openssl genpkey -algorithm EC "
 	    "-pkeyopt ec_paramgen_curve:P-256 -out fake.key 2>/dev/null && "
 	    "skid=$(openssl x509 -in ec/inter.pem -noout -ext "
 	    "subjectKeyIdentifier | sed -n 2p | tr -d ' :') && "
@@ -432,7 +412,7 @@ t_expiry_warnings(void)
 	    NULL);
 
 	/* an intermediate that expires before the signer it issued */
-	T_REQUIRE(sh("(cd '%s' && "
+	T_REQUIRE(t_sh("(cd '%s' && "
 	    "printf 'basicConstraints=critical,CA:TRUE\\n"
 	    "keyUsage=critical,keyCertSign\\n' > ca.ext && "
 	    "printf 'keyUsage=critical,digitalSignature\\n' > ee.ext && "
@@ -548,7 +528,7 @@ sign_and_verify(struct pf_sign_ctx *c, const char *kind, const char *name,
 	}
 	if (!write_file(in, der, derlen))
 		goto done;
-	if (sh("openssl cms -verify -inform DER -in '%s' -CAfile '%s' "
+	if (t_sh("openssl cms -verify -inform DER -in '%s' -CAfile '%s' "
 	    "-purpose any -out '%s' 2>'%s.err'", in, P(kind, "root.pem"),
 	    out, in) != 0) {
 		fprintf(stderr, "%s: openssl cms -verify failed\n", in);
@@ -593,19 +573,19 @@ sign_kind(const char *kind)
 
 	snprintf(der, sizeof(der), "%s/%s-3600.der", tmp, kind);
 	/* S/MIME's verify too, and the default purpose (emailProtection) */
-	T_CHECK(sh("openssl smime -verify -inform DER -in '%s' -CAfile '%s' "
+	T_CHECK(t_sh("openssl smime -verify -inform DER -in '%s' -CAfile '%s' "
 	    "-purpose any -out /dev/null 2>/dev/null", der,
 	    P(kind, "root.pem")) == 0);
-	T_CHECK(sh("openssl cms -verify -inform DER -in '%s' -CAfile '%s' "
+	T_CHECK(t_sh("openssl cms -verify -inform DER -in '%s' -CAfile '%s' "
 	    "-out /dev/null 2>/dev/null", der, P(kind, "root.pem")) == 0);
 	/* another root must not do */
-	T_CHECK(sh("openssl cms -verify -inform DER -in '%s' -CAfile '%s' "
+	T_CHECK(t_sh("openssl cms -verify -inform DER -in '%s' -CAfile '%s' "
 	    "-purpose any -out /dev/null 2>/dev/null", der,
 	    P(strcmp(kind, "rsa") == 0 ? "ec" : "rsa", "root.pem")) != 0);
 	/* parses; the expected attributes and algorithms; nothing else */
-	T_CHECK(sh("openssl cms -cmsout -print -inform DER -in '%s' > "
+	T_CHECK(t_sh("openssl cms -cmsout -print -inform DER -in '%s' > "
 	    "'%s.txt'", der, der) == 0);
-	T_CHECK(sh("grep -q 'signingTime' '%s.txt' && "
+	T_CHECK(t_sh("grep -q 'signingTime' '%s.txt' && "
 	    "grep -q 'messageDigest' '%s.txt' && "
 	    "grep -q 'contentType' '%s.txt' && "
 	    "! grep -qi 'capabilities' '%s.txt' && "
@@ -615,7 +595,7 @@ sign_kind(const char *kind)
 	    der, der, strcmp(kind, "rsa") == 0 ? "algorithm: rsaEncryption" :
 	    "algorithm: ecdsa-with-SHA256", der, der) == 0);
 	/* canonical DER: openssl re-encodes it to the same bytes */
-	T_CHECK(sh("openssl cms -cmsout -inform DER -in '%s' -outform DER "
+	T_CHECK(t_sh("openssl cms -cmsout -inform DER -in '%s' -outform DER "
 	    "-out '%s.re' && cmp -s '%s' '%s.re'", der, der, der, der) == 0);
 
 	/* a second context on the same signer */
@@ -658,12 +638,12 @@ t_sign_without_chain(void)
 	snprintf(path, sizeof(path), "%s/nochain.der", tmp);
 	T_OK(pf_sign(c, "x", 1, &der, &derlen));
 	T_CHECK(write_file(path, der, derlen));
-	T_CHECK(sh("openssl cms -verify -inform DER -in '%s' -CAfile '%s' "
+	T_CHECK(t_sh("openssl cms -verify -inform DER -in '%s' -CAfile '%s' "
 	    "-purpose any -out /dev/null 2>/dev/null", path,
 	    P("rsa", "root.pem")) != 0);
 	/* (openssl cms -verify takes untrusted certificates only from the
 	 * message, so the intermediate goes with the root) */
-	T_CHECK(sh("cat '%s' '%s' > '%s.ca' && openssl cms -verify "
+	T_CHECK(t_sh("cat '%s' '%s' > '%s.ca' && openssl cms -verify "
 	    "-inform DER -in '%s' -CAfile '%s.ca' -purpose any "
 	    "-out /dev/null 2>/dev/null", P("rsa", "root.pem"),
 	    P("rsa", "inter.pem"), path, path, path) == 0);
@@ -757,7 +737,7 @@ t_threads(void)
 			continue;
 		snprintf(path, sizeof(path), "%s/thread%d.der", tmp, i);
 		T_CHECK(write_file(path, ta[i].last, ta[i].lastlen));
-		T_CHECK(sh("openssl cms -verify -inform DER -in '%s' "
+		T_CHECK(t_sh("openssl cms -verify -inform DER -in '%s' "
 		    "-CAfile '%s' -purpose any -out '%s.out' 2>/dev/null && "
 		    "printf 'thread %d\\n' | cmp -s - '%s.out'", path,
 		    P("ec", "root.pem"), path, i, path) == 0);
@@ -781,7 +761,7 @@ main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	if (sh("sh '%s/scripts/mkpki' '%s/rsa' rsa && "
+	if (t_sh("sh '%s/scripts/mkpki' '%s/rsa' rsa && "
 	    "sh '%s/scripts/mkpki' '%s/ec' ec", top, tmp, top, tmp) != 0) {
 		printf("not ok - mkpki (kept %s)\n", tmp);
 		return 1;
@@ -804,7 +784,7 @@ main(void)
 	T_RUN(t_threads);
 
 	if (t_nfail == 0)
-		sh("rm -rf '%s'", tmp);
+		t_sh("rm -rf '%s'", tmp);
 	else
 		fprintf(stderr, "test_sign: kept %s\n", tmp);
 	T_DONE();
