@@ -130,11 +130,11 @@ struct run {
 	unsigned long long next_write;	/* next seq the writer takes */
 	unsigned long long next_commit;	/* seqs below are recorded */
 	unsigned long long next_free;	/* oldest seq whose slot is held */
-	int writer_done;		/* the recorder has stopped */
+	int recorder_done;		/* the recorder has stopped */
 	/* Named batches, from the writer to the recorder. */
 	struct pend *pend;		/* PEND_SLOTS */
 	size_t pend_head, pend_count;
-	int namer_done;			/* the writer has stopped */
+	int writer_done;		/* the writer has stopped */
 	pthread_cond_t cv_rec;
 	pthread_cond_t cv_pub;
 	/* The syncer: a syncfs(2) that finishes covers every request made
@@ -1209,7 +1209,7 @@ writer(void *arg)
 	if (err != NULL)
 		set_fatal(r, err);
 	pthread_mutex_lock(&r->mu);
-	r->namer_done = 1;
+	r->writer_done = 1;
 	pthread_cond_broadcast(&r->cv_rec);
 	pthread_mutex_unlock(&r->mu);
 	return NULL;
@@ -1233,7 +1233,7 @@ recorder(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&r->mu);
-		while (!r->stop && r->pend_count == 0 && !r->namer_done)
+		while (!r->stop && r->pend_count == 0 && !r->writer_done)
 			pthread_cond_wait(&r->cv_rec, &r->mu);
 		if (r->stop || r->pend_count == 0) {
 			pthread_mutex_unlock(&r->mu);
@@ -1254,7 +1254,7 @@ recorder(void *arg)
 	/* Stopping: once the writer is done, files of the batches not
 	 * recorded go. */
 	pthread_mutex_lock(&r->mu);
-	while (!r->namer_done)
+	while (!r->writer_done)
 		pthread_cond_wait(&r->cv_rec, &r->mu);
 	pthread_mutex_unlock(&r->mu);
 	for (k = 0; k < r->pend_count; k++) {
@@ -1264,7 +1264,7 @@ recorder(void *arg)
 	}
 	r->pend_count = 0;
 	pthread_mutex_lock(&r->mu);
-	r->writer_done = 1;
+	r->recorder_done = 1;
 	pthread_cond_signal(&r->cv_pub);
 	pthread_mutex_unlock(&r->mu);
 	return NULL;
@@ -1287,7 +1287,7 @@ publisher(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&r->mu);
-		while (r->next_free == r->next_commit && !r->writer_done)
+		while (r->next_free == r->next_commit && !r->recorder_done)
 			pthread_cond_wait(&r->cv_pub, &r->mu);
 		from = r->next_free;
 		to = r->next_commit;
@@ -1675,10 +1675,10 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		/* the recorder and publisher may be running: nothing will
 		 * come */
 		pthread_mutex_lock(&r.mu);
-		r.namer_done = 1;
+		r.writer_done = 1;
 		pthread_cond_broadcast(&r.cv_rec);
 		if (!rstarted)
-			r.writer_done = 1;
+			r.recorder_done = 1;
 		pthread_cond_signal(&r.cv_pub);
 		pthread_mutex_unlock(&r.mu);
 	}
