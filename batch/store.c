@@ -409,36 +409,42 @@ pf_store_run_has_file(struct pf_db *db, long long run_id, const char *file,
 	return err;
 }
 
-enum { W_USER_FIND, W_USER, W_USER_UPDATE, W_PROFILE, W_CHALLENGE, W_SUPERSEDE_C, W_SUPERSEDE_P,
-    W_FAILURE, W_SEEN, W_N };
+enum { W_USER_FIND, W_USER, W_USER_UPDATE, W_PROFILE, W_CHALLENGE,
+    W_SUPERSEDE_C, W_SUPERSEDE_P, W_FAILURE, W_SEEN, W_N };
 
+/*
+ * The writer's statements run inside the batch transaction, and any error
+ * rolls that back whole: OR ROLLBACK says so to SQLite, which then keeps
+ * no statement journal for each of them (with the default OR ABORT it
+ * would, to undo one statement alone).
+ */
 static const char *const writer_sql[W_N] = {
 	/* (an upsert with RETURNING costs SQLite an ephemeral table per
 	 * call: find, then insert or update) */
 	[W_USER_FIND] = "SELECT id, attrs_sha256, last_run FROM users WHERE "
 	    "key = ?",
-	[W_USER] = "INSERT INTO users (key, attrs, attrs_sha256, first_run, "
-	    "last_run, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4, ?5, "
-	    "?5)",
-	[W_USER_UPDATE] = "UPDATE users SET attrs = ?2, attrs_sha256 = ?3, "
-	    "last_run = ?4, updated_at = ?5 WHERE id = ?1",
-	[W_PROFILE] = "INSERT INTO profiles (run_id, user_id, template_id, "
-	    "status, file, sha256, bytes, payload_identifier, payload_uuid, "
-	    "attrs_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-	    "?)",
-	[W_CHALLENGE] = "INSERT INTO challenges (digest, profile_id, "
-	    "user_id, template_id, issued_at, expires_at) VALUES (?, ?, ?, ?, "
-	    "?, ?)",
-	[W_SUPERSEDE_C] = "UPDATE challenges SET revoked_at = ?1, "
+	[W_USER] = "INSERT OR ROLLBACK INTO users (key, attrs, attrs_sha256, "
+	    "first_run, last_run, created_at, updated_at) VALUES (?1, ?2, ?3, "
+	    "?4, ?4, ?5, ?5)",
+	[W_USER_UPDATE] = "UPDATE OR ROLLBACK users SET attrs = ?2, "
+	    "attrs_sha256 = ?3, last_run = ?4, updated_at = ?5 WHERE id = ?1",
+	[W_PROFILE] = "INSERT OR ROLLBACK INTO profiles (run_id, user_id, "
+	    "template_id, status, file, sha256, bytes, payload_identifier, "
+	    "payload_uuid, attrs_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, "
+	    "?, ?, ?, ?, ?)",
+	[W_CHALLENGE] = "INSERT OR ROLLBACK INTO challenges (digest, "
+	    "profile_id, user_id, template_id, issued_at, expires_at) VALUES "
+	    "(?, ?, ?, ?, ?, ?)",
+	[W_SUPERSEDE_C] = "UPDATE OR ROLLBACK challenges SET revoked_at = ?1, "
 	    "revoke_reason = 'superseded' WHERE user_id = ?2 AND revoked_at "
 	    "IS NULL AND template_id IN (SELECT id FROM templates WHERE name "
 	    "= (SELECT name FROM templates WHERE id = ?3))",
-	[W_SUPERSEDE_P] = "UPDATE profiles SET superseded_at = ?1 WHERE "
-	    "user_id = ?2 AND superseded_at IS NULL AND template_id IN "
+	[W_SUPERSEDE_P] = "UPDATE OR ROLLBACK profiles SET superseded_at = ?1 "
+	    "WHERE user_id = ?2 AND superseded_at IS NULL AND template_id IN "
 	    "(SELECT id FROM templates WHERE name = (SELECT name FROM "
 	    "templates WHERE id = ?3))",
-	[W_FAILURE] = "INSERT INTO failures (run_id, line, user_key, "
-	    "template, error) VALUES (?, ?, ?, ?, ?)",
+	[W_FAILURE] = "INSERT OR ROLLBACK INTO failures (run_id, line, "
+	    "user_key, template, error) VALUES (?, ?, ?, ?, ?)",
 	[W_SEEN] = "INSERT OR IGNORE INTO temp.pf_seen (key) VALUES (?)",
 };
 
@@ -464,8 +470,8 @@ record_bindings(struct pf_store_writer *w, long long profile_id,
 	for (i = 0; i < n; i += rows) {
 		rows = n - i < BIND_ROWS ? n - i : BIND_ROWS;
 		if ((st = w->bind[rows]) == NULL) {
-			err = pf_buf_addstr(&sql, "INSERT INTO bindings "
-			    "(profile_id, kind, name, value) VALUES ");
+			err = pf_buf_addstr(&sql, "INSERT OR ROLLBACK INTO "
+			    "bindings (profile_id, kind, name, value) VALUES ");
 			for (k = 0; err == NULL && k < rows; k++)
 				err = pf_buf_addstr(&sql, k ? ", (?, ?, ?, ?)" :
 				    "(?, ?, ?, ?)");
