@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,14 +124,27 @@ get_version(struct pf_db *db, int *version)
 	return err;
 }
 
+/*
+ * Before SQLite's first use: no memory statistics, which profactory never
+ * reads and which cost a global mutex on every allocation SQLite makes,
+ * from every thread of a run.
+ */
+static void
+configure(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 struct pf_error *
 pf_db_open(struct pf_db **out, const char *path, int flags)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct pf_db *db = NULL;
 	struct pf_error *err = NULL;
 	struct stat sb;
 	int fd, version = 0, want = pf_db_schema_version();
 
+	(void)pthread_once(&once, configure);
 	*out = NULL;
 	if (stat(path, &sb) == -1) {
 		if (errno != ENOENT || !(flags & PF_DB_CREATE))
