@@ -37,6 +37,26 @@ json_num(struct pf_buf *b, const char *name, const char *num)
 	return pf_buf_addstr(b, num != NULL ? num : "null");
 }
 
+/* v in decimal into buf, as "%lld" would. */
+static void
+fmt_num(char buf[32], long long v)
+{
+	char tmp[32];
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v :
+	    (unsigned long long)v;
+	size_t n = 0, o = 0;
+
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (v < 0)
+		buf[o++] = '-';
+	while (n > 0)
+		buf[o++] = tmp[--n];
+	buf[o] = '\0';
+}
+
 static const char *const columns[] = { "line", "user", "template",
     "template_version", "status", "file", "sha256", "bytes",
     "payload_identifier", "challenge_id", "challenge_expires", "error" };
@@ -56,7 +76,13 @@ clean_text(struct pf_buf *b, const char *s, int csv)
 
 	if (s == NULL)
 		return NULL;
-	n = strlen(s);
+	/* Printable ASCII, by far the most common, needs nothing. */
+	for (n = 0; (unsigned char)s[n] >= 0x20 && (unsigned char)s[n] < 0x7f;
+	    n++)
+		;
+	if (s[n] == '\0')
+		return s;
+	n += strlen(s + n);
 	for (i = 0; csv && i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
@@ -103,34 +129,35 @@ open_tmp(struct pf_outdir *od, const char *name)
 	return fp;
 }
 
-/* Write s as one CSV cell: quoted when needed, a leading = + - @ TAB CR
+/* Add s as one CSV cell: quoted when needed, a leading = + - @ TAB CR
  * neutralised with a leading apostrophe. */
-static int
-csv_cell(FILE *fp, const char *s)
+static struct pf_error *
+csv_cell(struct pf_buf *b, const char *s)
 {
+	struct pf_error *err;
 	size_t n;
 
 	if (s == NULL || s[0] == '\0')
-		return 0;
+		return NULL;
 	n = strcspn(s, ",\"\r\n");
 	if (s[n] == '\0' && strchr("=+-@\t", s[0]) == NULL)
-		return fwrite(s, 1, n, fp) == n ? 0 : -1;	/* plain */
-	if (fputc('"', fp) == EOF)
-		return -1;
-	if (strchr("=+-@\t\r", s[0]) != NULL && fputc('\'', fp) == EOF)
-		return -1;
+		return pf_buf_add(b, s, n);	/* plain */
+	if ((err = pf_buf_add(b, "\"", 1)) != NULL ||
+	    (strchr("=+-@\t\r", s[0]) != NULL &&
+	    (err = pf_buf_add(b, "'", 1)) != NULL))
+		return err;
 	while (*s != '\0') {
 		n = strcspn(s, "\"");
-		if (fwrite(s, 1, n, fp) != n)
-			return -1;
+		if ((err = pf_buf_add(b, s, n)) != NULL)
+			return err;
 		s += n;
 		if (*s == '"') {
-			if (fputs("\"\"", fp) == EOF)
-				return -1;
+			if ((err = pf_buf_add(b, "\"\"", 2)) != NULL)
+				return err;
 			s++;
 		}
 	}
-	return fputc('"', fp) == EOF ? -1 : 0;
+	return pf_buf_add(b, "\"", 1);
 }
 
 /* s as HTML text: cleaned as for the CSV, then & < > " ' escaped. */
@@ -318,19 +345,19 @@ json_field(struct pf_buf *b, const char *name, const char *val, int comma)
 	struct pf_buf clean = { 0 };
 	struct pf_error *err;
 
-	if (val != NULL && !pf_utf8_valid(val, strlen(val))) {
-		err = json_field(b, name, clean_text(&clean, val, 0), comma);
-		pf_buf_free(&clean);
-		return err;
-	}
-
+	if (val != NULL)
+		val = clean_text(&clean, val, 0);
 	if ((err = pf_buf_addstr(b, comma ? ", \"" : "\"")) != NULL ||
 	    (err = pf_buf_addstr(b, name)) != NULL ||
 	    (err = pf_buf_add(b, "\": ", 3)) != NULL)
-		return err;
+		goto done;
 	if (val == NULL)
-		return pf_buf_addstr(b, "null");
-	return pf_buf_json_str(b, val, strlen(val));
+		err = pf_buf_addstr(b, "null");
+	else
+		err = pf_buf_json_str(b, val, strlen(val));
+done:
+	pf_buf_free(&clean);
+	return err;
 }
 
 struct pf_error *
@@ -341,10 +368,10 @@ pf_manifest_add(struct pf_manifest *m, const struct pf_manifest_row *r)
 	const char *cells[12];
 	size_t i;
 
-	snprintf(num[0], sizeof(num[0]), "%ld", r->line);
-	snprintf(num[1], sizeof(num[1]), "%ld", r->template_version);
-	snprintf(num[2], sizeof(num[2]), "%lld", r->bytes);
-	snprintf(num[3], sizeof(num[3]), "%lld", r->challenge_id);
+	fmt_num(num[0], r->line);
+	fmt_num(num[1], r->template_version);
+	fmt_num(num[2], r->bytes);
+	fmt_num(num[3], r->challenge_id);
 	if (r->challenge_expires != 0) {
 		/* one expiry for every profile a run issues */
 		if (r->challenge_expires != m->exp_t) {
@@ -366,13 +393,16 @@ pf_manifest_add(struct pf_manifest *m, const struct pf_manifest_row *r)
 	cells[9] = r->challenge_id > 0 ? num[3] : "";
 	cells[10] = exp;
 	cells[11] = r->error;
+	pf_buf_reset(&m->buf);
 	for (i = 0; i < 12; i++) {
-		if ((i > 0 && fputc(',', m->csv) == EOF) ||
-		    csv_cell(m->csv, clean_text(&m->clean, cells[i], 1)) ==
-		    -1)
-			goto ioerr;
+		if ((i > 0 && (err = pf_buf_add(&m->buf, ",", 1)) != NULL) ||
+		    (err = csv_cell(&m->buf, clean_text(&m->clean, cells[i],
+		    1))) != NULL)
+			return err;
 	}
-	if (fputs("\r\n", m->csv) == EOF)
+	if ((err = pf_buf_add(&m->buf, "\r\n", 2)) != NULL)
+		return err;
+	if (fwrite(m->buf.data, 1, m->buf.len, m->csv) != m->buf.len)
 		goto ioerr;
 
 	pf_buf_reset(&m->buf);
