@@ -878,7 +878,12 @@ sweep_dir(int dirfd, const char *prefix,
 			unlinkat(dirfd, n, 0);
 			continue;
 		}
-		if (n[0] == '.')
+		/*
+		 * The manifests and the page get their names once complete,
+		 * after every row was recorded: a run killed after that keeps
+		 * them.  No profile has one of these names.
+		 */
+		if (n[0] == '.' || (prefix == NULL && run_file_name(n)))
 			continue;
 		if (de->d_type == DT_DIR || (de->d_type == DT_UNKNOWN &&
 		    fstatat(dirfd, n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&

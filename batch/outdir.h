@@ -160,8 +160,8 @@ struct pf_error *pf_outdir_clean_tmp(struct pf_outdir *od);
  * What a crashed run left in the run directory: temporary files go, and
  * every other file, at the top or one level down in a user folder, for
  * which recorded(arg, path, &has) sets has to 0 (path relative to the run
- * directory).  User folders left empty go too.  Errors: those of
- * recorded().
+ * directory).  User folders left empty go too; the run's own files
+ * (manifests, index.html, mail/) stay.  Errors: those of recorded().
  */
 struct pf_error *pf_outdir_sweep(struct pf_outdir *od,
     struct pf_error *(*recorded)(void *, const char *, int *), void *arg);

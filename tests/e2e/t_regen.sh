@@ -113,6 +113,20 @@ check "runs --json lists every run" python3 -c "
 import json, subprocess, sys
 runs = json.loads(subprocess.run(['$PF', 'runs', '--json'], capture_output=True, check=True).stdout)
 sys.exit(0 if len(runs) >= 9 and all(r['status'] in ('done', 'failed', 'interrupted') for r in runs) else 1)"
+# A run killed after its manifests got their names, before it was marked
+# done: the next run marks it interrupted and keeps what it had finished.
+"$PF" run --csv users3.csv --out outk $S >/dev/null 2>&1
+kr=$(sqlite3 "$PROFACTORY_DB" "SELECT name FROM runs ORDER BY id DESC LIMIT 1")
+sqlite3 "$PROFACTORY_DB" "UPDATE runs SET status = 'running', finished_at = NULL WHERE name = '$kr'"
+expect_status 0 "the run after a kill past the manifests" "$PF" run --csv users3.csv --out outk $S
+check "the killed run is marked interrupted" \
+    [ "$(sqlite3 "$PROFACTORY_DB" "SELECT status FROM runs WHERE name = '$kr'")" = interrupted ]
+check "its manifests and index.html stay" \
+    test -s "outk/$kr/manifest.csv" -a -s "outk/$kr/manifest.json" -a -s "outk/$kr/index.html"
+check "its profiles stay" \
+    [ "$(ls "outk/$kr" | grep -c '\.mobileconfig$')" = "$(sqlite3 "$PROFACTORY_DB" "SELECT count(*) FROM profiles p JOIN runs r ON r.id = p.run_id WHERE r.name = '$kr'")" ]
+check "a stray file in it goes" sh -c "echo x > 'outk/$kr/stray.mobileconfig' && sqlite3 '$PROFACTORY_DB' \"UPDATE runs SET status = 'running' WHERE name = '$kr'\" && '$PF' run --csv users3.csv --out outk $S >/dev/null 2>&1 && ! test -e 'outk/$kr/stray.mobileconfig' && test -s 'outk/$kr/manifest.csv'"
+
 # The run's writer leaves per-row reference checks to itself: after all
 # these runs, reissues, revocations and prunes, every reference holds.
 check "sqlite3: PRAGMA foreign_key_check finds nothing" \
