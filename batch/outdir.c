@@ -1,4 +1,5 @@
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -659,6 +660,50 @@ pf_outdir_set_latest(struct pf_outdir *od)
 	if (fsync(od->rootfd) == -1)
 		return pf_error_errno(PF_EX_IOERR, "sync %s", od->root);
 	return NULL;
+}
+
+/* 1 if name is a run name: YYYYMMDD-HHMMSS, perhaps then -N. */
+static int
+run_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < 15; i++)
+		if (i == 8 ? name[i] != '-' : !isdigit((unsigned char)name[i]))
+			return 0;
+	if (name[15] == '\0')
+		return 1;
+	if (name[15] != '-' || name[16] == '\0')
+		return 0;
+	for (i = 16; name[i] != '\0'; i++)
+		if (!isdigit((unsigned char)name[i]) || i > 24)
+			return 0;
+	return 1;
+}
+
+struct pf_error *
+pf_outdir_drop_empty_runs(struct pf_outdir *od,
+    struct pf_error *(*known)(void *, const char *, int *), void *arg)
+{
+	struct pf_error *err = NULL;
+	struct dirent *de;
+	DIR *d;
+	int fd, has;
+
+	if ((fd = dup(od->rootfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return pf_error_errno(PF_EX_IOERR, "%s", od->root);
+	}
+	while (err == NULL && (de = readdir(d)) != NULL) {
+		if ((de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) ||
+		    !run_name(de->d_name))
+			continue;
+		if ((err = known(arg, de->d_name, &has)) == NULL && !has)
+			unlinkat(od->rootfd, de->d_name, AT_REMOVEDIR);
+	}
+	closedir(d);
+	return err;
 }
 
 struct pf_error *

@@ -153,6 +153,15 @@ struct pf_error *pf_outdir_replace(struct pf_outdir *od, const char *tmpname,
  * form of path). */
 int pf_outdir_openat(int dirfd, const char *rel, int flags);
 
+/*
+ * Remove the empty folders at the top of OUT named like runs
+ * (YYYYMMDD-HHMMSS[-N]) for which known(arg, name, &has) sets has to 0: a
+ * run killed between making its folder and recording itself leaves one.
+ * Errors: those of known(), and reading OUT.
+ */
+struct pf_error *pf_outdir_drop_empty_runs(struct pf_outdir *od,
+    struct pf_error *(*known)(void *, const char *, int *), void *arg);
+
 /* Remove leftover temporary files of the current run directory. */
 struct pf_error *pf_outdir_clean_tmp(struct pf_outdir *od);
 

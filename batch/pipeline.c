@@ -1498,6 +1498,15 @@ anon_setup(struct run *r)
 	return NULL;
 }
 
+/* pf_outdir_drop_empty_runs(): is name a run of this database? */
+static struct pf_error *
+run_known(void *arg, const char *name, int *has)
+{
+	struct run *r = arg;
+
+	return pf_store_run_exists(r->db, name, has);
+}
+
 /* Pick a fresh run name and create its directory. */
 static struct pf_error *
 make_run_dir(struct run *r)
@@ -1618,7 +1627,8 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		if ((err = pf_store_run_unfinished(db, recover_one, &r)) !=
 		    NULL)
 			goto done;
-		if ((err = make_run_dir(&r)) != NULL ||
+		if ((err = pf_outdir_drop_empty_runs(r.od, run_known,
+		    &r)) != NULL || (err = make_run_dir(&r)) != NULL ||
 		    (err = pf_outdir_open_current(r.od)) != NULL)
 			goto done;
 		snprintf(r.rec->kind, sizeof(r.rec->kind), "%s",

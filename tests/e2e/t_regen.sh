@@ -127,6 +127,17 @@ check "its profiles stay" \
     [ "$(ls "outk/$kr" | grep -c '\.mobileconfig$')" = "$(sqlite3 "$PROFACTORY_DB" "SELECT count(*) FROM profiles p JOIN runs r ON r.id = p.run_id WHERE r.name = '$kr'")" ]
 check "a stray file in it goes" sh -c "echo x > 'outk/$kr/stray.mobileconfig' && sqlite3 '$PROFACTORY_DB' \"UPDATE runs SET status = 'running' WHERE name = '$kr'\" && '$PF' run --csv users3.csv --out outk $S >/dev/null 2>&1 && ! test -e 'outk/$kr/stray.mobileconfig' && test -s 'outk/$kr/manifest.csv'"
 
+# A run killed between making its folder and recording itself leaves an
+# empty folder; the next run removes it, and nothing else.
+mkdir outk/20200101-000000 outk/20200101-000001-2 outk/20200101-000002 outk/notarun
+: > outk/20200101-000002/keep
+expect_status 0 "a run with stray run folders in OUT" "$PF" run --csv users3.csv --out outk $S
+check "an empty unrecorded run folder goes" test ! -e outk/20200101-000000
+check "so does one with a -N suffix" test ! -e outk/20200101-000001-2
+check "one with a file in it stays" test -e outk/20200101-000002/keep
+check "a folder not named like a run stays" test -d outk/notarun
+check "the recorded runs stay" test -s "outk/$kr/manifest.csv"
+
 # The run's writer leaves per-row reference checks to itself: after all
 # these runs, reissues, revocations and prunes, every reference holds.
 check "sqlite3: PRAGMA foreign_key_check finds nothing" \
