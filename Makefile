@@ -88,10 +88,10 @@ bench:
 FUZZ_CC		?= clang
 FUZZ_SECONDS	?= 60
 FUZZ_DIR	= build/fuzz
-FUZZ_TARGETS	= csv template csr
+FUZZ_TARGETS	= csv template csr inspect
 FUZZ_BINS	= $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 # the modules the targets exercise, and what they call
-FUZZ_MODS	= csvin template profile csr util error
+FUZZ_MODS	= csvin template profile csr inspect sign util error
 FUZZ_OBJS	= $(FUZZ_MODS:%=$(FUZZ_DIR)/obj/%.o)
 FUZZ_CPPFLAGS	= -D_GNU_SOURCE -Ibatch
 FUZZ_CFLAGS	= -std=c11 -g -O1 $(WARN) -fno-omit-frame-pointer \
