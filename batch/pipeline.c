@@ -673,8 +673,8 @@ reader(struct run *r)
 			pthread_mutex_lock(&r->mu);
 			j->state = SLOT_READY;
 			r->next_fill++;
-			pthread_cond_signal(&r->cv_work);
 			pthread_mutex_unlock(&r->mu);
+			pthread_cond_signal(&r->cv_work);
 		}
 	}
 done:
@@ -830,6 +830,7 @@ worker(void *arg)
 	}
 	for (;;) {
 		struct job *j;
+		int next;
 
 		pthread_mutex_lock(&r->mu);
 		while (!r->stop && !r->eof && r->next_work == r->next_fill)
@@ -848,11 +849,14 @@ worker(void *arg)
 		if (err == NULL && ++done % 4096 == 0)
 			err = pf_db_exec(rdb, "COMMIT; BEGIN");
 
+		/* (the wake-up after the unlock: the writer wakes to a free
+		 * lock) */
 		pthread_mutex_lock(&r->mu);
 		j->state = SLOT_DONE;
-		if (j->seq == r->next_write)
-			pthread_cond_signal(&r->cv_write);
+		next = j->seq == r->next_write;
 		pthread_mutex_unlock(&r->mu);
+		if (next)
+			pthread_cond_signal(&r->cv_write);
 		if (err != NULL) {
 			set_fatal(r, err);
 			break;
@@ -1307,13 +1311,14 @@ publisher(void *arg)
 		if (err != NULL)
 			break;
 		done += (long long)(to - from);
+		/* Done with by every other thread (recorded, and the reader
+		 * refills a slot only once next_free has passed it): cleared
+		 * without the lock, which the others keep taking meanwhile. */
+		for (s = from; s < to; s++)
+			job_clear(&r->ring[s % PF_PIPE_WINDOW]);
 		pthread_mutex_lock(&r->mu);
-		for (s = from; s < to; s++) {
-			struct job *j = &r->ring[s % PF_PIPE_WINDOW];
-
-			job_clear(j);
-			j->state = SLOT_FREE;
-		}
+		for (s = from; s < to; s++)
+			r->ring[s % PF_PIPE_WINDOW].state = SLOT_FREE;
 		r->next_free = to;
 		pthread_cond_broadcast(&r->cv_read);
 		pthread_mutex_unlock(&r->mu);
