@@ -112,7 +112,7 @@ $(FUZZ_DIR)/obj/%.o: batch/%.c $(HDRS) | $(FUZZ_DIR)/obj
 $(FUZZ_DIR)/libpf.a: $(FUZZ_OBJS)
 	rm -f $@ && ar rcs $@ $(FUZZ_OBJS)
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libpf.a $(HDRS)
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/check.h $(FUZZ_DIR)/libpf.a $(HDRS)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
 	    -o $@ $< $(FUZZ_DIR)/libpf.a $(FUZZ_LDEXTRA) $(LDLIBS)
 

@@ -38,18 +38,12 @@
 #include "csr.h"
 #include "error.h"
 
+#include "check.h"
+
 int LLVMFuzzerInitialize(int *, char ***);
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static EVP_PKEY *key;			/* signs the re-signed requests */
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_csr: %s:%d: check failed: %s\n",	\
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
 
 static void
 check_csr(const struct pf_csr *c)

@@ -29,6 +29,8 @@
 #include "csvin.h"
 #include "error.h"
 
+#include "check.h"
+
 #define MAX_ROWS	100000		/* safety net: inputs are small */
 /* The harness's own bookkeeping gives the fuzzer no useful feedback and
  * costs time: leave it out of the coverage instrumentation. */
@@ -142,14 +144,6 @@ fail(const char *what, const struct tr *a, const struct tr *b)
 	    what, i, a->len, b->len, (int)a->len, a->p, (int)b->len, b->p);
 	abort();
 }
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_csv: %s:%d: check failed: %s\n",	\
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
 
 /* The error's code and message; checks the "path:" prefix. */
 NOCOV static void

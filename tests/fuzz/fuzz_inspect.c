@@ -28,16 +28,10 @@
 #include "inspect.h"
 #include "util.h"
 
+#include "check.h"
+
 int LLVMFuzzerInitialize(int *, char ***);
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_inspect: %s:%d: check failed: %s\n", \
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
 
 static char *root_pem;		/* the trusted root, PEM */
 static size_t root_len;

@@ -27,6 +27,8 @@
 #include "profile.h"
 #include "template.h"
 
+#include "check.h"
+
 #define LABEL		"fuzz.plist"
 #define CHALLENGE	"Ch4llenge-fuzz-0123456789"
 #define MAX_COLS	64		/* fixed set + template columns */
@@ -47,14 +49,6 @@ static const char *const extra_values[] = {
 };
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_template: %s:%d: check failed: %s\n", \
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
 
 static void
 on_warn(void *arg, const char *msg)
