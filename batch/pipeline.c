@@ -506,6 +506,7 @@ done:
 	return err;
 }
 
+/* Free and wipe what j holds; it is left all zero, SLOT_FREE. */
 static void
 job_clear(struct job *j)
 {
@@ -1313,12 +1314,11 @@ publisher(void *arg)
 		done += (long long)(to - from);
 		/* Done with by every other thread (recorded, and the reader
 		 * refills a slot only once next_free has passed it): cleared
-		 * without the lock, which the others keep taking meanwhile. */
+		 * (state SLOT_FREE) without the lock, which the others keep
+		 * taking meanwhile. */
 		for (s = from; s < to; s++)
 			job_clear(&r->ring[s % PF_PIPE_WINDOW]);
 		pthread_mutex_lock(&r->mu);
-		for (s = from; s < to; s++)
-			r->ring[s % PF_PIPE_WINDOW].state = SLOT_FREE;
 		r->next_free = to;
 		pthread_cond_broadcast(&r->cv_read);
 		pthread_mutex_unlock(&r->mu);
