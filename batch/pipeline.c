@@ -682,20 +682,60 @@ done:
 	return err;
 }
 
+/* A worker's open run folder: most current profiles a rerun checks are in
+ * the same one. */
+struct rundir {
+	char *out_dir;		/* malloc'd, NULL if none open */
+	char *run;		/* malloc'd */
+	int fd;			/* -1 if none open */
+};
+
+static void
+rundir_close(struct rundir *rd)
+{
+	if (rd->fd != -1)
+		close(rd->fd);
+	free(rd->out_dir);
+	free(rd->run);
+	rd->out_dir = rd->run = NULL;
+	rd->fd = -1;
+}
+
+/* The folder of c's run, opened unless it is the one rd holds; -1 if it
+ * cannot be opened. */
+static int
+rundir_open(struct rundir *rd, const struct pf_current *c)
+{
+	char path[4096];
+
+	if (rd->fd != -1 && strcmp(rd->out_dir, c->out_dir) == 0 &&
+	    strcmp(rd->run, c->run) == 0)
+		return rd->fd;
+	rundir_close(rd);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", c->out_dir,
+	    c->run) >= sizeof(path))
+		return -1;
+	if ((rd->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
+		return -1;
+	if ((rd->out_dir = pf_strdup(c->out_dir)) == NULL ||
+	    (rd->run = pf_strdup(c->run)) == NULL)
+		rundir_close(rd);
+	return rd->fd;
+}
+
 /* 1 if the current profile's file exists with its recorded size and
  * digest. */
 static int
-file_intact(const struct pf_current *c, struct stat *st)
+file_intact(struct rundir *rd, const struct pf_current *c, struct stat *st)
 {
-	char path[4096], sha[PF_SHA256_HEX];
+	char sha[PF_SHA256_HEX];
 	uint8_t *buf;
 	ssize_t n;
-	int fd, ok = 0;
+	int dfd, fd, ok = 0;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s/%s", c->out_dir,
-	    c->run, c->file) >= sizeof(path))
-		return 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+	if ((dfd = rundir_open(rd, c)) == -1 || (fd = openat(dfd, c->file,
+	    O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		return 0;
 	if (fstat(fd, st) == 0 && S_ISREG(st->st_mode) &&
 	    st->st_size == c->bytes && c->bytes <= 64 * 1024 * 1024 &&
@@ -716,7 +756,7 @@ file_intact(const struct pf_current *c, struct stat *st)
  * the row (j->error); anything else is fatal. */
 static struct pf_error *
 work(struct run *r, struct pf_sign_ctx *sc, struct pf_store_lookup *lk,
-    struct job *j)
+    struct rundir *rd, struct job *j)
 {
 	struct pf_error *err = NULL;
 	struct pf_profile_vars v;
@@ -730,7 +770,7 @@ work(struct run *r, struct pf_sign_ctx *sc, struct pf_store_lookup *lk,
 	if (j->action == ACT_REVOKED)
 		return NULL;
 	if (j->action == ACT_CHECK) {
-		if (file_intact(&j->cur, &j->cur_st)) {
+		if (file_intact(rd, &j->cur, &j->cur_st)) {
 			j->action = ACT_UNCHANGED;
 			return NULL;
 		}
@@ -803,6 +843,7 @@ worker(void *arg)
 	struct pf_sign_ctx *sc = NULL;
 	struct pf_store_lookup *lk = NULL;
 	struct pf_db *rdb = NULL;
+	struct rundir rd = { NULL, NULL, -1 };
 	struct pf_error *err;
 	unsigned long done = 0;
 	int prio;
@@ -844,7 +885,7 @@ worker(void *arg)
 		j->state = SLOT_BUSY;
 		pthread_mutex_unlock(&r->mu);
 
-		err = j->action != ACT_FAIL ? work(r, sc, lk, j) : NULL;
+		err = j->action != ACT_FAIL ? work(r, sc, lk, &rd, j) : NULL;
 		/* A fresh snapshot now and then lets SQLite checkpoint the
 		 * writer's log. */
 		if (err == NULL && ++done % 4096 == 0)
@@ -864,6 +905,7 @@ worker(void *arg)
 		}
 	}
 out:
+	rundir_close(&rd);
 	pf_sign_ctx_free(sc);
 	pf_store_lookup_free(lk);
 	pf_db_close(rdb);
