@@ -120,4 +120,12 @@ t_sh(const char *fmt, ...)
 	return WEXITSTATUS(rc);
 }
 
+/* Remove the test directory path and all under it; say so if it stays. */
+static inline void
+t_rm_rf(const char *path)
+{
+	if (t_sh("rm -rf '%s'", path) != 0)
+		fprintf(stderr, "could not remove %s\n", path);
+}
+
 #endif

@@ -1015,7 +1015,6 @@ int
 main(void)
 {
 	const char *tmp = getenv("TMPDIR");
-	char cmd[PATH_MAX + 16];
 
 	snprintf(tdir, sizeof(tdir), "%s/test_csvin.XXXXXX",
 	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
@@ -1049,9 +1048,7 @@ main(void)
 	T_RUN(test_random_bytes);
 	T_RUN(test_close_null);
 	if (t_nfail == 0) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tdir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot remove %s\n", tdir);
+		t_rm_rf(tdir);
 	} else
 		fprintf(stderr, "test files kept in %s\n", tdir);
 	T_DONE();

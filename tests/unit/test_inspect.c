@@ -446,7 +446,7 @@ main(void)
 	T_RUN(t_ca_files);
 
 	if (t_nfail == 0)
-		t_sh("rm -rf '%s'", tmp);
+		t_rm_rf(tmp);
 	else
 		fprintf(stderr, "test_inspect: kept %s\n", tmp);
 	T_DONE();

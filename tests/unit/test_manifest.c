@@ -35,16 +35,6 @@ scratch(char *root, size_t len)
 	return od;
 }
 
-static void
-rm_rf(const char *root)
-{
-	char cmd[4200];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", root);
-}
-
 /* The whole of root/RUN/name, NUL-terminated, malloc'd; NULL if absent. */
 static char *
 slurp(const char *root, const char *name, mode_t *mode)
@@ -162,7 +152,7 @@ test_index(void)
 	T_CHECK(html != NULL);
 	free(html);
 	pf_outdir_close(od);
-	rm_rf(root);
+	t_rm_rf(root);
 }
 
 /* An aborted run (a failed one) leaves no manifest and no page. */
@@ -188,7 +178,7 @@ test_abort(void)
 	    root);
 	T_CHECK(system(cmd) == 0);
 	pf_outdir_close(od);
-	rm_rf(root);
+	t_rm_rf(root);
 }
 
 int

@@ -255,16 +255,6 @@ scratch(char *root, size_t len)
 	return od;
 }
 
-static void
-rm_rf(const char *root)
-{
-	char cmd[4200];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", root);
-}
-
 static int
 mode_of(const char *root, const char *rel, mode_t *mode)
 {
@@ -329,7 +319,7 @@ test_collisions_in_folder(void)
 	pf_outdir_remove(od, "a.b@c.d/scep~4.mobileconfig");
 	T_CHECK(mode_of(root, "r1/a.b@c.d", &m) == -1 && errno == ENOENT);
 	pf_outdir_close(od);
-	rm_rf(root);
+	t_rm_rf(root);
 }
 
 /* A symbolic link planted where a user folder goes, in the run directory
@@ -380,7 +370,7 @@ test_planted_symlink(void)
 	pf_outdir_unpublish(od, "eve/scep.mobileconfig");
 	T_CHECK(mode_of(root, "current/eve", &m) == -1 && errno == ENOENT);
 	pf_outdir_close(od);
-	rm_rf(root);
+	t_rm_rf(root);
 }
 
 struct sweep_arg {
@@ -434,7 +424,7 @@ test_sweep(void)
 	snprintf(final, sizeof(final), "r1/%s", tmp);
 	T_CHECK(mode_of(root, final, &m) == -1);
 	pf_outdir_close(od);
-	rm_rf(root);
+	t_rm_rf(root);
 }
 
 int

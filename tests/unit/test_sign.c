@@ -784,7 +784,7 @@ main(void)
 	T_RUN(t_threads);
 
 	if (t_nfail == 0)
-		t_sh("rm -rf '%s'", tmp);
+		t_rm_rf(tmp);
 	else
 		fprintf(stderr, "test_sign: kept %s\n", tmp);
 	T_DONE();

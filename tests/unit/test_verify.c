@@ -641,7 +641,6 @@ test_race(void)
 int
 main(void)
 {
-	char cmd[PATH_MAX];
 
 	snprintf(tdir, sizeof(tdir), "%s/pf-test-verify.XXXXXX",
 	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -665,9 +664,7 @@ main(void)
 	EVP_PKEY_free(key1);
 	EVP_PKEY_free(key2);
 	if (t_nfail == 0) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tdir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot remove %s\n", tdir);
+		t_rm_rf(tdir);
 	} else
 		fprintf(stderr, "kept %s\n", tdir);
 	T_DONE();
