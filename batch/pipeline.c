@@ -49,6 +49,12 @@ struct keyset {
 
 enum { SLOT_FREE, SLOT_READY, SLOT_BUSY, SLOT_DONE };
 
+/* A job's current profile, apart: most jobs of a first run have none. */
+struct cur {
+	struct pf_current c;
+	struct stat st;			/* its file, when found intact */
+};
+
 /* What a job does; set by the reader, settled by the worker. */
 enum {
 	ACT_FAIL,		/* the row failed (error set) */
@@ -71,9 +77,8 @@ struct job {
 	int action;			/* ACT_* */
 	char *attrs;			/* malloc'd canonical JSON of the row */
 	char attrs_sha[PF_SHA256_HEX];
-	int has_cur;			/* cur is the current profile */
-	struct pf_current cur;		/* owned */
-	struct stat cur_st;		/* cur's file, when found intact */
+	struct cur *cur;		/* malloc'd: the current profile, or
+					 * NULL */
 	/* Filled by a worker: */
 	uint8_t *out;			/* malloc'd file bytes (wipe: they
 					 * hold the challenge) */
@@ -82,12 +87,12 @@ struct job {
 	int has_digest;
 	uint8_t digest[PF_SHA256_LEN];
 	struct pf_profile prof;		/* xml already wiped */
-	char want[PF_PATH_MAX + 1];	/* safe path for its file */
 	int has_fd;			/* fd: the unnamed file written */
 	int fd;
 	/* Filled by the writer: */
 	char tmp[64];			/* named temporary, not renamed yet */
-	char file[PF_PATH_MAX + 16];
+	char file[PF_PATH_MAX + 16];	/* (from the worker: the safe path
+					 * it should have) */
 	int written;			/* file is this job's, in the run dir */
 	struct pf_manifest_row mr;	/* its manifest row, for the publisher
 					 * (points into the job) */
@@ -520,7 +525,10 @@ job_clear(struct job *j)
 		free(j->out);
 	}
 	pf_profile_clear(&j->prof);
-	pf_current_clear(&j->cur);
+	if (j->cur != NULL) {
+		pf_current_clear(&j->cur->c);
+		free(j->cur);
+	}
 	if (j->has_fd)
 		close(j->fd);
 	OPENSSL_cleanse(j->digest, sizeof(j->digest));
@@ -539,12 +547,13 @@ job_clear(struct job *j)
 static void
 decide(struct run *r, struct job *j)
 {
-	const struct pf_current *c = &j->cur;
+	const struct pf_current *c;
 
-	if (!j->has_cur) {
+	if (j->cur == NULL) {
 		j->action = ACT_ISSUE;
 		return;
 	}
+	c = &j->cur->c;
 	if (strcmp(c->revoked, "revoked") == 0 && !r->o->reissue_revoked) {
 		j->action = ACT_REVOKED;
 		return;
@@ -761,16 +770,26 @@ work(struct run *r, struct pf_sign_ctx *sc, struct pf_store_lookup *lk,
 	struct pf_error *err = NULL;
 	struct pf_profile_vars v;
 	char chal[PF_CHALLENGE_LEN + 1] = "";
+	int has;
 
-	if ((err = row_attrs(r, j)) != NULL ||
-	    (r->any_profiles && (err = pf_store_current(lk, j->user,
-	    j->te->name, &j->cur, &j->has_cur)) != NULL))
+	if ((err = row_attrs(r, j)) != NULL)
 		return err;
+	if (r->any_profiles) {
+		if ((j->cur = calloc(1, sizeof(*j->cur))) == NULL)
+			return pf_error_nomem();
+		if ((err = pf_store_current(lk, j->user, j->te->name,
+		    &j->cur->c, &has)) != NULL)
+			return err;
+		if (!has) {
+			free(j->cur);
+			j->cur = NULL;
+		}
+	}
 	decide(r, j);
 	if (j->action == ACT_REVOKED)
 		return NULL;
 	if (j->action == ACT_CHECK) {
-		if (file_intact(rd, &j->cur, &j->cur_st)) {
+		if (file_intact(rd, &j->cur->c, &j->cur->st)) {
 			j->action = ACT_UNCHANGED;
 			return NULL;
 		}
@@ -815,12 +834,12 @@ work(struct run *r, struct pf_sign_ctx *sc, struct pf_store_lookup *lk,
 		goto done;
 	pf_sha256_hex(j->out, j->outlen, j->sha);
 	pf_safe_path(r->o->layout, j->user, j->te->name, ".mobileconfig",
-	    j->want, sizeof(j->want));
+	    j->file, sizeof(j->file));
 	if (r->anon && !r->o->dry_run) {
 		/* The file is written here, in parallel; the writer names
 		 * it, in order. */
 		if ((err = pf_outdir_write_anon(r->od, j->out, j->outlen,
-		    j->want, &j->fd)) != NULL)
+		    j->file, &j->fd)) != NULL)
 			goto done;
 		j->has_fd = 1;
 		OPENSSL_cleanse(j->out, j->outlen);
@@ -927,7 +946,7 @@ record(struct run *r, struct job *j, struct pf_manifest_row *mr)
 	struct pf_error *err;
 	struct pf_issue is;
 	long long cid = 0;
-	int reissued = j->has_cur;
+	int reissued = j->cur != NULL;
 
 	if (!r->o->dry_run && r->o->prune && j->user != NULL &&
 	    j->user[0] != '\0' && (err = pf_store_seen(r->sw, j->user)) !=
@@ -954,14 +973,14 @@ record(struct run *r, struct job *j, struct pf_manifest_row *mr)
 			r->rec->n_revoked++;
 			mr->status = "revoked";
 		}
-		mr->template_version = j->cur.version;
-		cur_relpath(&j->cur, j->file, sizeof(j->file));
+		mr->template_version = j->cur->c.version;
+		cur_relpath(&j->cur->c, j->file, sizeof(j->file));
 		mr->file = j->file;
-		mr->sha256 = j->cur.sha256;
-		mr->bytes = j->cur.bytes;
-		mr->payload_identifier = j->cur.identifier;
-		mr->challenge_id = j->cur.challenge_id;
-		mr->challenge_expires = j->cur.expires;
+		mr->sha256 = j->cur->c.sha256;
+		mr->bytes = j->cur->c.bytes;
+		mr->payload_identifier = j->cur->c.identifier;
+		mr->challenge_id = j->cur->c.challenge_id;
+		mr->challenge_expires = j->cur->c.expires;
 		return NULL;
 	}
 	memset(&is, 0, sizeof(is));
@@ -970,7 +989,7 @@ record(struct run *r, struct job *j, struct pf_manifest_row *mr)
 	is.attrs = j->attrs;
 	is.attrs_sha256 = j->attrs_sha;
 	is.template_id = j->te->rec.id;
-	is.had_current = j->has_cur;
+	is.had_current = j->cur != NULL;
 	is.file = j->file;
 	is.sha256 = j->sha;
 	is.bytes = (long long)j->outlen;
@@ -1008,17 +1027,17 @@ publish(struct run *r, struct job *j)
 
 	switch (j->action) {
 	case ACT_ISSUE:
-		if (j->has_cur && strcmp(j->cur.file, j->file) != 0)
-			pf_outdir_unpublish(r->od, j->cur.file);
+		if (j->cur != NULL && strcmp(j->cur->c.file, j->file) != 0)
+			pf_outdir_unpublish(r->od, j->cur->c.file);
 		return pf_outdir_publish(r->od, r->od->runfd, j->file, j->file,
-		    j->has_cur ? 0 : -1, NULL);
+		    j->cur != NULL ? 0 : -1, NULL);
 	case ACT_UNCHANGED:
-		snprintf(path, sizeof(path), "%s/%s/%s", j->cur.out_dir,
-		    j->cur.run, j->cur.file);
-		return pf_outdir_publish(r->od, AT_FDCWD, path, j->cur.file, 1,
-		    &j->cur_st);
+		snprintf(path, sizeof(path), "%s/%s/%s", j->cur->c.out_dir,
+		    j->cur->c.run, j->cur->c.file);
+		return pf_outdir_publish(r->od, AT_FDCWD, path,
+		    j->cur->c.file, 1, &j->cur->st);
 	case ACT_REVOKED:
-		pf_outdir_unpublish(r->od, j->cur.file);
+		pf_outdir_unpublish(r->od, j->cur->c.file);
 		break;
 	}
 	return NULL;
@@ -1042,6 +1061,7 @@ static struct pf_error *
 name_batch(struct run *r, struct job **batch, size_t n, int *nnew)
 {
 	struct pf_error *err;
+	char want[sizeof(batch[0]->file)];
 	size_t i;
 
 	*nnew = 0;
@@ -1055,7 +1075,8 @@ name_batch(struct run *r, struct job **batch, size_t n, int *nnew)
 		(*nnew)++;
 		if (j->tmp[0] == '\0')
 			continue;	/* named already */
-		if ((err = pf_outdir_commit(r->od, j->tmp, j->want, j->file,
+		memcpy(want, j->file, sizeof(want));
+		if ((err = pf_outdir_commit(r->od, j->tmp, want, j->file,
 		    sizeof(j->file))) != NULL)
 			return err;
 		j->tmp[0] = '\0';
@@ -1079,21 +1100,33 @@ request_sync(struct run *r)
 }
 
 /*
- * A batch whose files are named: once a sync requested after that (need;
- * 0 for none) has finished, record it in one transaction and hand it to
- * the publisher.  On error nothing of it is recorded.
+ * Batches whose files are named, from the oldest pending one: once a sync
+ * requested after its naming has finished, record it in one transaction,
+ * with every batch after it whose sync has finished too, and hand them to
+ * the publisher; *nb is how many.  Recording several batches at once
+ * writes each page of the random-order indexes (challenge digests, user
+ * keys, file names) once for all of them.  On error nothing of them is
+ * recorded.
  */
 static struct pf_error *
-settle(struct run *r, struct job **batch, size_t n, unsigned long need)
+settle(struct run *r, size_t *nb)
 {
 	struct pf_error *err = NULL;
-	size_t i;
+	struct pend *b;
+	size_t i, k, n = 0;
 	int intx = 0, failed;
 
+	*nb = 0;
 	pthread_mutex_lock(&r->mu);
-	while (need > 0 && r->sync_done < need && !r->sync_failed)
+	b = &r->pend[r->pend_head];
+	while (b->need > 0 && r->sync_done < b->need && !r->sync_failed)
 		pthread_cond_wait(&r->cv_sync, &r->mu);
 	failed = r->sync_failed;
+	for (k = 1; k < r->pend_count; k++) {
+		b = &r->pend[(r->pend_head + k) % PEND_SLOTS];
+		if (b->need > r->sync_done)
+			break;
+	}
 	pthread_mutex_unlock(&r->mu);
 	if (failed)
 		return pf_error_fmt(PF_EX_IOERR, "%s/%s: not synced",
@@ -1103,17 +1136,21 @@ settle(struct run *r, struct job **batch, size_t n, unsigned long need)
 			return err;
 		intx = 1;
 	}
-	for (i = 0; i < n; i++) {
-		struct job *j = batch[i];
-		struct pf_manifest_row *mr = &j->mr;
+	for (*nb = 0; *nb < k; (*nb)++) {
+		b = &r->pend[(r->pend_head + *nb) % PEND_SLOTS];
+		for (i = 0; i < b->n; i++) {
+			struct job *j = b->jobs[i];
+			struct pf_manifest_row *mr = &j->mr;
 
-		memset(mr, 0, sizeof(*mr));
-		mr->line = j->line;
-		mr->user = j->user ? j->user : "";
-		mr->template_name = j->tname;
-		mr->bytes = -1;
-		if ((err = record(r, j, mr)) != NULL)
-			goto done;
+			memset(mr, 0, sizeof(*mr));
+			mr->line = j->line;
+			mr->user = j->user ? j->user : "";
+			mr->template_name = j->tname;
+			mr->bytes = -1;
+			if ((err = record(r, j, mr)) != NULL)
+				goto done;
+		}
+		n += b->n;
 	}
 	if (intx) {
 		if ((err = pf_db_commit(r->db)) != NULL)
@@ -1125,8 +1162,11 @@ settle(struct run *r, struct job **batch, size_t n, unsigned long need)
 	pthread_cond_signal(&r->cv_pub);
 	pthread_mutex_unlock(&r->mu);
 done:
-	if (err != NULL && intx)
-		pf_db_rollback(r->db);
+	if (err != NULL) {
+		*nb = 0;
+		if (intx)
+			pf_db_rollback(r->db);
+	}
 	return err;
 }
 
@@ -1170,11 +1210,13 @@ static struct pf_error *
 take(struct run *r, struct job *j)
 {
 	struct pf_error *err;
+	char want[sizeof(j->file)];
 
 	if (!j->has_fd)
 		return pf_outdir_write_tmp(r->od, j->out, j->outlen, j->tmp,
 		    sizeof(j->tmp));
-	err = pf_outdir_link_anon(r->od, j->fd, j->want, j->file,
+	memcpy(want, j->file, sizeof(want));
+	err = pf_outdir_link_anon(r->od, j->fd, want, j->file,
 	    sizeof(j->file));
 	close(j->fd);
 	j->has_fd = 0;
@@ -1264,11 +1306,11 @@ writer(void *arg)
 
 /*
  * The recorder thread: takes the writer's named batches in order and,
- * each once a sync started after its naming has finished, records it in
- * one transaction and hands it to the publisher.  Up to PEND_SLOTS - 1
- * batches wait for their sync, so a slow sync does not stop the naming
- * of the next ones, and one sync covers all the batches named before it
- * started.
+ * each once a sync started after its naming has finished, records it and
+ * hands it to the publisher (batches that are ready together, in one
+ * transaction).  Up to PEND_SLOTS - 1 batches wait for their sync, so a
+ * slow sync does not stop the naming of the next ones, and one sync
+ * covers all the batches named before it started.
  */
 static void *
 recorder(void *arg)
@@ -1276,7 +1318,7 @@ recorder(void *arg)
 	struct run *r = arg;
 	struct pf_error *err = NULL;
 	struct pend *b;
-	size_t i, k;
+	size_t i, k, nb;
 
 	for (;;) {
 		pthread_mutex_lock(&r->mu);
@@ -1286,13 +1328,12 @@ recorder(void *arg)
 			pthread_mutex_unlock(&r->mu);
 			break;
 		}
-		b = &r->pend[r->pend_head];
 		pthread_mutex_unlock(&r->mu);
-		if ((err = settle(r, b->jobs, b->n, b->need)) != NULL)
+		if ((err = settle(r, &nb)) != NULL)
 			break;
 		pthread_mutex_lock(&r->mu);
-		r->pend_head = (r->pend_head + 1) % PEND_SLOTS;
-		r->pend_count--;
+		r->pend_head = (r->pend_head + nb) % PEND_SLOTS;
+		r->pend_count -= nb;
 		pthread_cond_broadcast(&r->cv_rec);
 		pthread_mutex_unlock(&r->mu);
 	}

@@ -15,8 +15,9 @@
 #include "sign.h"
 #include "store.h"
 
-#define PF_PIPE_WINDOW	4096	/* profiles in flight */
-#define PF_PIPE_BATCH	512	/* profiles per file sync and commit */
+#define PF_PIPE_WINDOW	8192	/* profiles in flight */
+#define PF_PIPE_BATCH	1024	/* profiles per file sync (and at least
+				 * per commit) */
 
 struct pf_run_opts {
 	const char *csv_path;		/* NULL: the users in the database */
