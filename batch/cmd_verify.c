@@ -9,6 +9,7 @@
 
 #include "cmd.h"
 #include "csr.h"
+#include "db.h"
 #include "util.h"
 #include "verify.h"
 
@@ -71,6 +72,7 @@ cmd_verify_csr(struct pf_cmdctx *ctx, int argc, char **argv)
 	 */
 	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ADD_ALL_CIPHERS |
 	    OPENSSL_INIT_NO_ATEXIT, NULL);
+	pf_db_lean();
 	memset(&o, 0, sizeof(o));
 	o.grace = PF_VERIFY_GRACE_DEFAULT;
 	if ((env = getenv("PROFACTORY_GRACE")) != NULL && env[0] != '\0' &&

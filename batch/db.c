@@ -135,6 +135,13 @@ configure(void)
 	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
+void
+pf_db_lean(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_LOOKASIDE, 0, 0);
+	(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+}
+
 struct pf_error *
 pf_db_open(struct pf_db **out, const char *path, int flags)
 {

@@ -26,6 +26,14 @@ struct pf_db {
 struct pf_error *pf_db_open(struct pf_db **out, const char *path, int flags);
 void pf_db_close(struct pf_db *db);	/* NULL-safe */
 
+/*
+ * For a process that makes a few queries and exits (verify-csr), before
+ * its first pf_db_open(): connections set up no lookaside memory and no
+ * page cache in advance, memory that such a process would pay to touch
+ * and hardly use.
+ */
+void pf_db_lean(void);
+
 /* Apply the missing migrations in one transaction each.  *from and *to get
  * the schema version before and after. */
 struct pf_error *pf_db_migrate(struct pf_db *db, int *from, int *to);
