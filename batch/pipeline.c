@@ -29,6 +29,9 @@
  * share they fit in the window. */
 #define PEND_SLOTS	(PF_PIPE_WINDOW / PF_PIPE_BATCH - 2)
 #define WORKER_NICE	5	/* workers' priority below the rest */
+/* A waiting writer is woken once this many jobs in a row are finished
+ * (or all the jobs there are): one wake-up for many jobs. */
+#define WRITER_WAKE	32
 
 /* A template used by this run, loaded once. */
 struct tmpl_ent {
@@ -140,6 +143,7 @@ struct run {
 	struct pend *pend;		/* PEND_SLOTS */
 	size_t pend_head, pend_count;
 	int writer_done;		/* the writer has stopped */
+	int writer_waiting;		/* the writer waits on cv_write */
 	pthread_cond_t cv_rec;
 	pthread_cond_t cv_pub;
 	/* The syncer: a syncfs(2) that finishes covers every request made
@@ -850,6 +854,20 @@ done:
 	return err;
 }
 
+/* Under r->mu: WRITER_WAKE jobs in a row from the writer's next one are
+ * finished, or every job read so far is. */
+static int
+writer_has_work(const struct run *r)
+{
+	unsigned long long s;
+
+	for (s = r->next_write; s < r->next_fill &&
+	    s - r->next_write < WRITER_WAKE; s++)
+		if (r->ring[s % PF_PIPE_WINDOW].state != SLOT_DONE)
+			return 0;
+	return 1;
+}
+
 struct worker_arg {
 	struct run *r;
 	pthread_t tid;
@@ -891,7 +909,7 @@ worker(void *arg)
 	}
 	for (;;) {
 		struct job *j;
-		int next;
+		int wake;
 
 		pthread_mutex_lock(&r->mu);
 		while (!r->stop && !r->eof && r->next_work == r->next_fill)
@@ -914,9 +932,9 @@ worker(void *arg)
 		 * lock) */
 		pthread_mutex_lock(&r->mu);
 		j->state = SLOT_DONE;
-		next = j->seq == r->next_write;
+		wake = r->writer_waiting && writer_has_work(r);
 		pthread_mutex_unlock(&r->mu);
-		if (next)
+		if (wake)
 			pthread_cond_signal(&r->cv_write);
 		if (err != NULL) {
 			set_fatal(r, err);
@@ -1250,7 +1268,9 @@ writer(void *arg)
 			    j->state == SLOT_DONE) ||
 			    (r->eof && r->next_write == r->next_fill))
 				break;
+			r->writer_waiting = 1;
 			pthread_cond_wait(&r->cv_write, &r->mu);
+			r->writer_waiting = 0;
 		}
 		stop = r->stop;
 		last = stop || r->next_write == r->next_fill;
