@@ -29,6 +29,7 @@ struct mkcsr {
 	size_t chlen;			/* bytes of challenge (0: strlen) */
 	int twice;			/* the attribute holds the value twice
 					   (a SET of two) */
+	int pure;			/* signed without a digest (Ed25519) */
 };
 
 static inline EVP_PKEY *
@@ -90,7 +91,7 @@ mkcsr_der(const struct mkcsr *m, unsigned char **der, size_t *len)
 		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 		exts = NULL;
 	}
-	if (!X509_REQ_sign(req, m->key, EVP_sha256()) ||
+	if (!X509_REQ_sign(req, m->key, m->pure ? NULL : EVP_sha256()) ||
 	    (n = i2d_X509_REQ(req, &buf)) <= 0)
 		goto fail;
 	if ((*der = malloc((size_t)n)) == NULL)

@@ -402,8 +402,52 @@ test_rsa(void)
 	mkcsr_key_sha256(rsa, want);
 	T_CHECK(strcmp(c->key_sha256, want) == 0);
 	pf_csr_free(c);
+	c = NULL;
+	der[len - 1] ^= 0x01;		/* inside the signature value */
+	T_ERR(pf_csr_parse(der, len, &c), PF_EX_DATAERR,
+	    "bad request signature");
+	T_CHECK(c == NULL);
 	free(der);
 	EVP_PKEY_free(rsa);
+}
+
+/*
+ * RSA and P-256, P-384 and P-521 keys are made from their parameters; any
+ * other key is decoded by OpenSSL's X509_REQ.  Both ways give the same
+ * fingerprint and the same refusal of a changed signature.
+ */
+static void
+test_key_types(void)
+{
+	static const char *const subj[] = { "CN", "carol", NULL };
+	const char *names[] = { "ED25519", "secp256k1", "P-384", "P-521" };
+	struct pf_csr *c = NULL;
+	unsigned char *der;
+	size_t len, i;
+	char want[65];
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		EVP_PKEY *k = i == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, names[i]) :
+		    EVP_EC_gen(names[i]);
+		struct mkcsr m = { .key = k, .subject = subj,
+		    .challenge = "k1", .pure = i == 0 };
+
+		T_REQUIRE(k != NULL);
+		mkcsr_der(&m, &der, &len);
+		T_OK(pf_csr_parse(der, len, &c));
+		mkcsr_key_sha256(k, want);
+		T_CHECK(c != NULL && strcmp(c->key_sha256, want) == 0);
+		T_CHECK(c != NULL && c->challenge_len == 2 &&
+		    memcmp(c->challenge, "k1", 2) == 0);
+		pf_csr_free(c);
+		c = NULL;
+		der[len - 1] ^= 0x01;	/* inside the signature value */
+		T_ERR(pf_csr_parse(der, len, &c), PF_EX_DATAERR,
+		    "bad request signature");
+		T_CHECK(c == NULL);
+		free(der);
+		EVP_PKEY_free(k);
+	}
 }
 
 static void
@@ -434,6 +478,7 @@ main(void)
 	T_RUN(test_mutations);
 	T_RUN(test_garbage);
 	T_RUN(test_rsa);
+	T_RUN(test_key_types);
 	T_RUN(test_san_names);
 	EVP_PKEY_free(key);
 	T_DONE();
