@@ -779,15 +779,17 @@ work(struct run *r, struct pf_sign_ctx *sc, struct pf_store_lookup *lk,
 	if ((err = row_attrs(r, j)) != NULL)
 		return err;
 	if (r->any_profiles) {
-		if ((j->cur = calloc(1, sizeof(*j->cur))) == NULL)
-			return pf_error_nomem();
-		if ((err = pf_store_current(lk, j->user, j->te->name,
-		    &j->cur->c, &has)) != NULL)
+		struct pf_current c;
+
+		if ((err = pf_store_current(lk, j->user, j->te->name, &c,
+		    &has)) != NULL)
 			return err;
-		if (!has) {
-			free(j->cur);
-			j->cur = NULL;
+		if (has && (j->cur = calloc(1, sizeof(*j->cur))) == NULL) {
+			pf_current_clear(&c);
+			return pf_error_nomem();
 		}
+		if (has)
+			j->cur->c = c;	/* its strings go with it */
 	}
 	decide(r, j);
 	if (j->action == ACT_REVOKED)
