@@ -10,6 +10,10 @@
 #define CSV_TMP		PF_TMP_PREFIX "manifest.csv"
 #define JSON_TMP	PF_TMP_PREFIX "manifest.json"
 #define HTML_TMP	PF_TMP_PREFIX "index.html"
+#define STDIO_BUF	(64 * 1024)	/* per file: fewer, larger writes */
+/* Written bytes (all three files) after which their write-back is started,
+ * so that the sync at the end has little left to wait for. */
+#define KICK_BYTES	(4 * 1024 * 1024)
 
 struct pf_manifest {
 	struct pf_outdir *od;	/* borrowed */
@@ -20,6 +24,7 @@ struct pf_manifest {
 	struct pf_buf hbuf;	/* scratch for HTML rows */
 	struct pf_buf clean;	/* scratch for one cleaned cell */
 	int nrows;
+	size_t unkicked;	/* bytes written since the last kick() */
 	time_t exp_t;		/* the last expiry written, as text */
 	char exp[32];
 };
@@ -124,9 +129,34 @@ open_tmp(struct pf_outdir *od, const char *name)
 	    O_NOFOLLOW, 0600);
 	if (fd == -1)
 		return NULL;
-	if ((fp = fdopen(fd, "w")) == NULL)
+	if ((fp = fdopen(fd, "w")) == NULL) {
 		close(fd);
+		return NULL;
+	}
+	setvbuf(fp, NULL, _IOFBF, STDIO_BUF);
 	return fp;
+}
+
+/*
+ * Hand what the three files hold so far to the kernel and start writing it
+ * back, without waiting: the run goes on meanwhile, and the fsync at the
+ * end waits for the rest only.  -1 on a write error.
+ */
+static int
+kick(struct pf_manifest *m)
+{
+	FILE *fps[3] = { m->csv, m->json, m->html };
+	size_t i;
+
+	m->unkicked = 0;
+	for (i = 0; i < 3; i++) {
+		if (fflush(fps[i]) == EOF)
+			return -1;
+		/* only a hint: an error here shows again at the fsync */
+		(void)sync_file_range(fileno(fps[i]), 0, 0,
+		    SYNC_FILE_RANGE_WRITE);
+	}
+	return 0;
 }
 
 /* Add s as one CSV cell: quoted when needed, a leading = + - @ TAB CR
@@ -404,6 +434,7 @@ pf_manifest_add(struct pf_manifest *m, const struct pf_manifest_row *r)
 		return err;
 	if (fwrite(m->buf.data, 1, m->buf.len, m->csv) != m->buf.len)
 		goto ioerr;
+	m->unkicked += m->buf.len;
 
 	pf_buf_reset(&m->buf);
 	if ((err = pf_buf_addstr(&m->buf, m->nrows ? ",\n    {\"line\": " :
@@ -435,6 +466,9 @@ pf_manifest_add(struct pf_manifest *m, const struct pf_manifest_row *r)
 	if (fwrite(m->hbuf.data, 1, m->hbuf.len, m->html) != m->hbuf.len)
 		goto ioerr;
 	m->nrows++;
+	m->unkicked += m->buf.len + m->hbuf.len;
+	if (m->unkicked >= KICK_BYTES && kick(m) == -1)
+		goto ioerr;
 	return NULL;
 ioerr:
 	return pf_error_errno(PF_EX_IOERR, "write %s/%s/manifest",
@@ -537,7 +571,7 @@ pf_manifest_finish(struct pf_manifest *m, const struct pf_manifest_summary *s)
 		goto done;
 	if (fwrite(b->data, 1, b->len, m->json) != b->len ||
 	    fwrite(m->hbuf.data, 1, m->hbuf.len, m->html) != m->hbuf.len ||
-	    finish_file(&m->json) == -1 || finish_file(&m->csv) == -1 ||
+	    kick(m) == -1 || finish_file(&m->json) == -1 || finish_file(&m->csv) == -1 ||
 	    finish_file(&m->html) == -1) {
 		err = pf_error_errno(PF_EX_IOERR, "write %s/%s/manifest",
 		    m->od->root, m->od->run);
