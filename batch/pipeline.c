@@ -44,7 +44,7 @@ struct tmpl_ent {
 };
 
 /* A set of 64-bit key digests, to find duplicate keys in O(1) memory per
- * user. */
+ * user: open addressing, at most 3/4 full. */
 struct keyset {
 	uint64_t *slot;			/* malloc'd, 0 = empty */
 	size_t cap, n;
@@ -188,38 +188,72 @@ key_digest(const char *key)
 	return h ? h : 1;
 }
 
+/* The slot where h starts its search: h scaled to [0, cap). */
+static size_t
+keyset_home(const struct keyset *ks, uint64_t h)
+{
+	return (size_t)(((h >> 32) * (uint64_t)ks->cap) >> 32);
+}
+
+/* Put h in its place (ks has room for it and does not hold it). */
+static void
+keyset_put(struct keyset *ks, uint64_t h)
+{
+	size_t i = keyset_home(ks, h);
+
+	while (ks->slot[i] != 0)
+		i = i + 1 == ks->cap ? 0 : i + 1;
+	ks->slot[i] = h;
+	ks->n++;
+}
+
+/*
+ * Make room for at least want keys, moving what ks holds.  Sized once
+ * from the row count of the first pass, the set of a run never moves: a
+ * move holds the old and the new table at once.
+ */
+static struct pf_error *
+keyset_reserve(struct keyset *ks, size_t want)
+{
+	struct keyset nk;
+	size_t j;
+
+	if (want < 768)
+		want = 768;
+	if (want <= ks->cap / 4 * 3)
+		return NULL;
+	if (want > UINT32_MAX / 4 * 3 - 4)	/* keyset_home() */
+		return pf_error_fmt(PF_EX_DATAERR, "more than %lu keys",
+		    (unsigned long)(UINT32_MAX / 4 * 3 - 4));
+	nk.cap = want / 3 * 4 + 4;
+	nk.n = 0;
+	if ((nk.slot = calloc(nk.cap, sizeof(*nk.slot))) == NULL)
+		return pf_error_nomem();
+	for (j = 0; j < ks->cap; j++)
+		if (ks->slot[j] != 0)
+			keyset_put(&nk, ks->slot[j]);
+	free(ks->slot);
+	*ks = nk;
+	return NULL;
+}
+
 /* Add key; *dup = 1 if it was there already. */
 static struct pf_error *
 keyset_add(struct keyset *ks, const char *key, int *dup)
 {
+	struct pf_error *err;
 	uint64_t h = key_digest(key);
 	size_t i;
 
-	if (ks->n * 2 >= ks->cap) {
-		size_t ncap = ks->cap ? ks->cap * 2 : 1024, j;
-		uint64_t *ns = calloc(ncap, sizeof(*ns));
-
-		if (ns == NULL)
-			return pf_error_nomem();
-		for (j = 0; j < ks->cap; j++) {
-			if (ks->slot[j] == 0)
-				continue;
-			i = ks->slot[j] & (ncap - 1);
-			while (ns[i] != 0)
-				i = (i + 1) & (ncap - 1);
-			ns[i] = ks->slot[j];
-		}
-		free(ks->slot);
-		ks->slot = ns;
-		ks->cap = ncap;
-	}
-	i = h & (ks->cap - 1);
-	while (ks->slot[i] != 0) {
+	if (ks->n + 1 > ks->cap / 4 * 3 &&
+	    (err = keyset_reserve(ks, ks->n < 384 ? 768 : ks->n * 2)) != NULL)
+		return err;
+	for (i = keyset_home(ks, h); ks->slot[i] != 0;
+	    i = i + 1 == ks->cap ? 0 : i + 1) {
 		if (ks->slot[i] == h) {
 			*dup = 1;
 			return NULL;
 		}
-		i = (i + 1) & (ks->cap - 1);
 	}
 	ks->slot[i] = h;
 	ks->n++;
@@ -1728,7 +1762,8 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	}
 	if ((err = attr_order(&r)) != NULL)
 		goto done;
-	if ((err = first_pass(&r)) != NULL)
+	if ((err = first_pass(&r)) != NULL ||
+	    (err = keyset_reserve(&r.keys, (size_t)r.total)) != NULL)
 		goto done;
 	if ((err = pf_store_has_profiles(db, &r.any_profiles)) != NULL)
 		goto done;

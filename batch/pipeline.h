@@ -15,8 +15,8 @@
 #include "sign.h"
 #include "store.h"
 
-#define PF_PIPE_WINDOW	8192	/* profiles in flight */
-#define PF_PIPE_BATCH	1024	/* profiles per file sync (and at least
+#define PF_PIPE_WINDOW	16384	/* profiles in flight */
+#define PF_PIPE_BATCH	4096	/* profiles per file sync (and at least
 				 * per commit) */
 
 struct pf_run_opts {
