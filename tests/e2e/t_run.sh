@@ -30,6 +30,18 @@ check "formula cells neutralised in manifest.csv" \
     grep -q "'=cmd@example.com" "out/$run/manifest.csv"
 check "runs lists the run" sh -c "'$PF' runs | grep -q '$run'"
 
+# Where the file system keeps the "top of directory hierarchies" attribute
+# (ext2/3/4, as lsattr shows it), the run set it on OUT, so that run folders
+# are spread over the disk.
+mkdir probe-t
+if chattr +T probe-t 2>/dev/null &&
+    lsattr -d probe-t 2>/dev/null | cut -d' ' -f1 | grep -q T; then
+	check "OUT is marked as a top of directory hierarchies" \
+	    sh -c "lsattr -d out | cut -d' ' -f1 | grep -q T"
+else
+	ok "OUT marked as a top of directory hierarchies # skip: no T attribute on this file system"
+fi
+
 # Bad input: exact statuses, messages naming the file, nothing written.
 printf '<plist><dict><key>x</key>\n' > broken.plist
 expect_status 65 "template that does not parse" "$PF" template add broken broken.plist
