@@ -1,0 +1,136 @@
+/*
+ * fsfloor DIR COUNT — what the file work of a run costs here, alone.
+ *
+ * Does, COUNT times, what a run does in the kernel for each new profile,
+ * and nothing else: an unnamed file made in DIR/run (O_TMPFILE), 2 700
+ * bytes written to it, its name given (linkat), a hard link made in
+ * DIR/current, and every 4 096 files a syncfs.  DIR is marked as a top of
+ * directory hierarchies first, as a run marks OUT.  Prints one line:
+ *
+ *	PROCESS MACHINE
+ *
+ * the CPU microseconds per file of this process (user and system), and
+ * of the whole machine while it ran (every core's user, nice, system, irq
+ * and softirq time from /proc/stat: the kernel's writeback threads
+ * included, and anything else that ran meanwhile).  Built and run by
+ * scripts/bench; not part of profactory.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/fs.h>
+
+#define FILE_BYTES	2700
+#define SYNC_EVERY	4096
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "fsfloor: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+/* CPU seconds of this process. */
+static double
+cpu_self(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == -1)
+		die("clock_gettime");
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Busy CPU seconds of the machine so far. */
+static double
+cpu_machine(void)
+{
+	unsigned long long v[7];
+	long hz = sysconf(_SC_CLK_TCK);
+	FILE *fp;
+
+	if ((fp = fopen("/proc/stat", "r")) == NULL)
+		die("/proc/stat");
+	if (fscanf(fp, "cpu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+	    &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]) != 7) {
+		errno = EINVAL;
+		die("/proc/stat");
+	}
+	fclose(fp);
+	/* user nice system idle iowait irq softirq */
+	return (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / (double)hz;
+}
+
+static int
+subdir(int parent, const char *name)
+{
+	int fd;
+
+	if (mkdirat(parent, name, 0700) == -1 ||
+	    (fd = openat(parent, name, O_RDONLY | O_DIRECTORY)) == -1)
+		die(name);
+	return fd;
+}
+
+int
+main(int argc, char *argv[])
+{
+	char data[FILE_BYTES], name[128];
+	double c0, c1, m0, m1;
+	long i, n;
+	int dir, run, cur, fd, flags;
+
+	if (argc != 3 || (n = strtol(argv[2], NULL, 10)) <= 0) {
+		fprintf(stderr, "usage: fsfloor DIR COUNT\n");
+		return 64;
+	}
+	if ((dir = open(argv[1], O_RDONLY | O_DIRECTORY)) == -1)
+		die(argv[1]);
+	if (ioctl(dir, FS_IOC_GETFLAGS, &flags) == 0) {
+		flags |= FS_TOPDIR_FL;
+		(void)ioctl(dir, FS_IOC_SETFLAGS, &flags);
+	}
+	run = subdir(dir, "run");
+	cur = subdir(dir, "current");
+	memset(data, 'x', sizeof(data));
+
+	c0 = cpu_self();
+	m0 = cpu_machine();
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name),
+		    "user.%ld@example.com.scep.mobileconfig", i);
+		if ((fd = openat(run, ".", O_TMPFILE | O_WRONLY, 0600)) == -1)
+			die("O_TMPFILE");
+		if (write(fd, data, sizeof(data)) != (ssize_t)sizeof(data))
+			die("write");
+		if (linkat(fd, "", run, name, AT_EMPTY_PATH) == -1) {
+			char proc[64];
+
+			/* without CAP_DAC_READ_SEARCH */
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+			if (linkat(AT_FDCWD, proc, run, name,
+			    AT_SYMLINK_FOLLOW) == -1)
+				die("linkat");
+		}
+		close(fd);
+		if (linkat(run, name, cur, name, 0) == -1)
+			die("link into current");
+		if ((i + 1) % SYNC_EVERY == 0 && syncfs(run) == -1)
+			die("syncfs");
+	}
+	if (syncfs(run) == -1)
+		die("syncfs");
+	c1 = cpu_self();
+	m1 = cpu_machine();
+	printf("%.1f %.1f\n", (c1 - c0) / (double)n * 1e6,
+	    (m1 - m0) / (double)n * 1e6);
+	return 0;
+}
