@@ -1,14 +1,15 @@
-# The pipeline: a run far larger than the in-flight window gives the same
-# profiles in the same order with --jobs 1 and --jobs 4 (apart from
-# challenges, UUIDs and signatures), and so does a run whose files are
-# written under named temporaries (PROFACTORY_NO_TMPFILE: as on a file
-# system without O_TMPFILE; "--jobs 2n" below).
+# The pipeline: a run larger than the in-flight window (PF_PIPE_WINDOW,
+# 16 384 profiles, in batches of 4 096) gives the same profiles in the same
+# order with --jobs 1 and --jobs 4 (apart from challenges, UUIDs and
+# signatures), and so does a run whose files are written under named
+# temporaries (PROFACTORY_NO_TMPFILE: as on a file system without
+# O_TMPFILE; "--jobs 2n" below).
 . "$(dirname "$0")/lib.sh"
 
 pki "$T/pki" ec
 python3 - <<'PY' > users.csv
 print("email,name,department,template")
-for i in range(3000):
+for i in range(20000):
     print(f"u{i:05d}@example.com,\"User {i}, <{i % 13}> & co\",D{i % 7},scep")
 PY
 # clean_out DIR: no temporary file left, every profile mode 0600.
@@ -24,7 +25,7 @@ for j in 1 4 2n; do
 	*n) export PROFACTORY_NO_TMPFILE=1 ;;
 	*) unset PROFACTORY_NO_TMPFILE ;;
 	esac
-	expect_status 0 "run of 3000 users with --jobs $j" timeout 300 \
+	expect_status 0 "run of 20000 users with --jobs $j" timeout 300 \
 	    "$PF" run --csv users.csv --out "out$j" --jobs "${j%n}" \
 	    $(signer_args "$T/pki")
 	check "--jobs $j: no temporary file left, every profile 0600" \
@@ -32,7 +33,7 @@ for j in 1 4 2n; do
 done
 unset PROFACTORY_NO_TMPFILE
 check "every user issued with --jobs 4" \
-    [ "$(ls out4/latest/ | grep -c mobileconfig)" = 3000 ]
+    [ "$(ls out4/latest/ | grep -c mobileconfig)" = 20000 ]
 cat > cmp.py <<'PY'
 import csv, re, sys, os
 def rows(d):
@@ -49,7 +50,7 @@ a, b = sys.argv[1], sys.argv[2]
 ra, rb_ = rows(a), rows(b)
 if ra != rb_:
     sys.exit("manifests differ")
-if [r[1] for r in ra] != [f"u{i:05d}@example.com" for i in range(3000)]:
+if [r[1] for r in ra] != [f"u{i:05d}@example.com" for i in range(20000)]:
     sys.exit("manifest not in CSV order")
 for r in ra:
     if content(a, r[4]) != content(b, r[4]):
