@@ -378,9 +378,16 @@ err_has "reason" "no challenge in request"
 head -c 300 /dev/urandom >"$T/junk.der"
 expect_status 1 "garbage is refused" verify junk
 err_has "reason" "malformed request"
-cp "$T/r-ana.der" "$T/flip.der"
-printf '\001' | dd of="$T/flip.der" bs=1 seek=$(($(wc -c <"$T/flip.der") - 3)) \
-    conv=notrunc 2>/dev/null
+# One byte of the signature inverted (set to a fixed value, it was
+# sometimes that value already, and the request still good).
+python3 - "$T/r-ana.der" "$T/flip.der" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[-3] ^= 0xff
+open(sys.argv[2], "wb").write(b)
+PY
+check "the broken request differs from the good one" \
+    sh -c '! cmp -s "$1" "$2"' sh "$T/r-ana.der" "$T/flip.der"
 expect_status 1 "a request with a broken signature is refused" verify flip
 err_has "reason" "bad request signature"
 expect_status 66 "a missing database is status 66" \
