@@ -246,7 +246,7 @@ keyset_add(struct keyset *ks, const char *key, int *dup)
 	size_t i;
 
 	if (ks->n + 1 > ks->cap / 4 * 3 &&
-	    (err = keyset_reserve(ks, ks->n < 384 ? 768 : ks->n * 2)) != NULL)
+	    (err = keyset_reserve(ks, ks->n * 2)) != NULL)
 		return err;
 	for (i = keyset_home(ks, h); ks->slot[i] != 0;
 	    i = i + 1 == ks->cap ? 0 : i + 1) {
