@@ -5,15 +5,10 @@
  * and nothing else: an unnamed file made in DIR/run (O_TMPFILE), 2 700
  * bytes written to it, its name given (linkat), a hard link made in
  * DIR/current, and every 4 096 files a syncfs.  DIR is marked as a top of
- * directory hierarchies first, as a run marks OUT.  Prints one line:
- *
- *	PROCESS MACHINE
- *
- * the CPU microseconds per file of this process (user and system), and
- * of the whole machine while it ran (every core's user, nice, system, irq
- * and softirq time from /proc/stat: the kernel's writeback threads
- * included, and anything else that ran meanwhile).  Built and run by
- * scripts/bench; not part of profactory.
+ * directory hierarchies first, as a run marks OUT.  Prints the CPU
+ * microseconds per file of this process (user and system); scripts/bench,
+ * which builds and runs it, adds what the whole machine spent meanwhile
+ * (the kernel's writeback threads).  Not part of profactory.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -49,26 +44,6 @@ cpu_self(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Busy CPU seconds of the machine so far. */
-static double
-cpu_machine(void)
-{
-	unsigned long long v[7];
-	long hz = sysconf(_SC_CLK_TCK);
-	FILE *fp;
-
-	if ((fp = fopen("/proc/stat", "r")) == NULL)
-		die("/proc/stat");
-	if (fscanf(fp, "cpu %llu %llu %llu %llu %llu %llu %llu", &v[0],
-	    &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]) != 7) {
-		errno = EINVAL;
-		die("/proc/stat");
-	}
-	fclose(fp);
-	/* user nice system idle iowait irq softirq */
-	return (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / (double)hz;
-}
-
 static int
 subdir(int parent, const char *name)
 {
@@ -84,7 +59,7 @@ int
 main(int argc, char *argv[])
 {
 	char data[FILE_BYTES], name[128];
-	double c0, c1, m0, m1;
+	double c0, c1;
 	long i, n;
 	int dir, run, cur, fd, flags;
 
@@ -103,7 +78,6 @@ main(int argc, char *argv[])
 	memset(data, 'x', sizeof(data));
 
 	c0 = cpu_self();
-	m0 = cpu_machine();
 	for (i = 0; i < n; i++) {
 		snprintf(name, sizeof(name),
 		    "user.%ld@example.com.scep.mobileconfig", i);
@@ -129,8 +103,6 @@ main(int argc, char *argv[])
 	if (syncfs(run) == -1)
 		die("syncfs");
 	c1 = cpu_self();
-	m1 = cpu_machine();
-	printf("%.1f %.1f\n", (c1 - c0) / (double)n * 1e6,
-	    (m1 - m0) / (double)n * 1e6);
+	printf("%.1f\n", (c1 - c0) / (double)n * 1e6);
 	return 0;
 }
