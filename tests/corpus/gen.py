@@ -36,6 +36,11 @@ CSV = {
                             GOOD),
     "key-ctrl": lambda: csv(b"email,name", b"esc\x1b[31m@example.com,Esc",
                             GOOD),
+    "dup-keys-many": lambda: csv(
+        b"email,name",
+        *[b"u%05d@example.com,U %d" % (i, i) for i in range(3000)],
+        b"u00000@example.com,Again first", b"u02999@example.com,Again last",
+        b"U01500@example.com,Other case"),
     # values
     "utf8-invalid": lambda: csv(
         b"email,name",
