@@ -188,23 +188,16 @@ key_digest(const char *key)
 	return h ? h : 1;
 }
 
-/* The slot where h starts its search: h scaled to [0, cap). */
+/* The slot that holds h, or the empty one where h goes: linear probing
+ * from h scaled to [0, cap) (ks is never full). */
 static size_t
-keyset_home(const struct keyset *ks, uint64_t h)
+keyset_slot(const struct keyset *ks, uint64_t h)
 {
-	return (size_t)(((h >> 32) * (uint64_t)ks->cap) >> 32);
-}
+	size_t i = (size_t)(((h >> 32) * (uint64_t)ks->cap) >> 32);
 
-/* Put h in its place (ks has room for it and does not hold it). */
-static void
-keyset_put(struct keyset *ks, uint64_t h)
-{
-	size_t i = keyset_home(ks, h);
-
-	while (ks->slot[i] != 0)
+	while (ks->slot[i] != 0 && ks->slot[i] != h)
 		i = i + 1 == ks->cap ? 0 : i + 1;
-	ks->slot[i] = h;
-	ks->n++;
+	return i;
 }
 
 /*
@@ -222,16 +215,16 @@ keyset_reserve(struct keyset *ks, size_t want)
 		want = 768;
 	if (want <= ks->cap / 4 * 3)
 		return NULL;
-	if (want > UINT32_MAX / 4 * 3 - 4)	/* keyset_home() */
+	if (want > UINT32_MAX / 4 * 3 - 4)	/* keyset_slot() */
 		return pf_error_fmt(PF_EX_DATAERR, "more than %lu keys",
 		    (unsigned long)(UINT32_MAX / 4 * 3 - 4));
 	nk.cap = want / 3 * 4 + 4;
-	nk.n = 0;
 	if ((nk.slot = calloc(nk.cap, sizeof(*nk.slot))) == NULL)
 		return pf_error_nomem();
 	for (j = 0; j < ks->cap; j++)
 		if (ks->slot[j] != 0)
-			keyset_put(&nk, ks->slot[j]);
+			nk.slot[keyset_slot(&nk, ks->slot[j])] = ks->slot[j];
+	nk.n = ks->n;
 	free(ks->slot);
 	*ks = nk;
 	return NULL;
@@ -248,16 +241,12 @@ keyset_add(struct keyset *ks, const char *key, int *dup)
 	if (ks->n + 1 > ks->cap / 4 * 3 &&
 	    (err = keyset_reserve(ks, ks->n * 2)) != NULL)
 		return err;
-	for (i = keyset_home(ks, h); ks->slot[i] != 0;
-	    i = i + 1 == ks->cap ? 0 : i + 1) {
-		if (ks->slot[i] == h) {
-			*dup = 1;
-			return NULL;
-		}
+	i = keyset_slot(ks, h);
+	*dup = ks->slot[i] == h;
+	if (!*dup) {
+		ks->slot[i] = h;
+		ks->n++;
 	}
-	ks->slot[i] = h;
-	ks->n++;
-	*dup = 0;
 	return NULL;
 }
 
