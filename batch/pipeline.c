@@ -32,6 +32,9 @@
 /* A waiting writer is woken once this many jobs in a row are finished
  * (or all the jobs there are): one wake-up for many jobs. */
 #define WRITER_WAKE	32
+/* Jobs a worker claims at once: the files a rerun checks are opened and
+ * their reads started together. */
+#define WORKER_CLAIM	64
 
 /* A template used by this run, loaded once. */
 struct tmpl_ent {
@@ -56,6 +59,8 @@ enum { SLOT_FREE, SLOT_READY, SLOT_BUSY, SLOT_DONE };
 struct cur {
 	struct pf_current c;
 	struct stat st;			/* its file, when found intact */
+	int fd;				/* its file, open to be checked, or
+					 * -1 */
 };
 
 /* What a job does; set by the reader, settled by the worker. */
@@ -553,6 +558,8 @@ job_clear(struct job *j)
 	}
 	pf_profile_clear(&j->prof);
 	if (j->cur != NULL) {
+		if (j->cur->fd != -1)
+			close(j->cur->fd);
 		pf_current_clear(&j->cur->c);
 		free(j->cur);
 	}
@@ -760,23 +767,45 @@ rundir_open(struct rundir *rd, const struct pf_current *c)
 	return rd->fd;
 }
 
-/* 1 if the current profile's file exists with its recorded size and
- * digest. */
-static int
-file_intact(struct rundir *rd, const struct pf_current *c, struct stat *st)
+/*
+ * Open the current profile's file to check it, if it is there with its
+ * recorded size, and ask the kernel to read it in meanwhile: a worker
+ * opens a whole claim of files before it reads the first, so that a
+ * rerun with a cold cache waits for many reads at once, not one by one.
+ * -1 in cu->fd if the file is not fit.
+ */
+static void
+file_open(struct rundir *rd, struct cur *cu)
 {
+	const struct pf_current *c = &cu->c;
+	int dfd, fd;
+
+	cu->fd = -1;
+	if ((dfd = rundir_open(rd, c)) == -1 || (fd = openat(dfd, c->file,
+	    O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return;
+	if (fstat(fd, &cu->st) == 0 && S_ISREG(cu->st.st_mode) &&
+	    cu->st.st_size == c->bytes && c->bytes <= 64 * 1024 * 1024) {
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+		cu->fd = fd;
+	} else
+		close(fd);
+}
+
+/* 1 if the file file_open() opened has its recorded digest; it is closed. */
+static int
+file_intact(struct cur *cu)
+{
+	const struct pf_current *c = &cu->c;
 	char sha[PF_SHA256_HEX];
 	uint8_t *buf;
 	ssize_t n;
-	int dfd, fd, ok = 0;
+	int ok = 0;
 
-	if ((dfd = rundir_open(rd, c)) == -1 || (fd = openat(dfd, c->file,
-	    O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+	if (cu->fd == -1)
 		return 0;
-	if (fstat(fd, st) == 0 && S_ISREG(st->st_mode) &&
-	    st->st_size == c->bytes && c->bytes <= 64 * 1024 * 1024 &&
-	    (buf = malloc((size_t)c->bytes + 1)) != NULL) {
-		n = read(fd, buf, (size_t)c->bytes + 1);
+	if ((buf = malloc((size_t)c->bytes + 1)) != NULL) {
+		n = read(cu->fd, buf, (size_t)c->bytes + 1);
 		if (n == c->bytes) {
 			pf_sha256_hex(buf, (size_t)n, sha);
 			ok = strcmp(sha, c->sha256) == 0;
@@ -784,19 +813,18 @@ file_intact(struct rundir *rd, const struct pf_current *c, struct stat *st)
 		OPENSSL_cleanse(buf, (size_t)c->bytes + 1);
 		free(buf);
 	}
-	close(fd);
+	close(cu->fd);
+	cu->fd = -1;
 	return ok;
 }
 
-/* Build, sign and hash one profile.  Problems with the user's data fail
- * the row (j->error); anything else is fatal. */
+/* What a job needs: its current profile looked up, the action decided,
+ * the file to check opened. */
 static struct pf_error *
-work(struct run *r, struct pf_sign_ctx *sc, struct pf_store_lookup *lk,
-    struct rundir *rd, struct job *j)
+prepare(struct run *r, struct pf_store_lookup *lk, struct rundir *rd,
+    struct job *j)
 {
-	struct pf_error *err = NULL;
-	struct pf_profile_vars v;
-	char chal[PF_CHALLENGE_LEN + 1] = "";
+	struct pf_error *err;
 	int has;
 
 	if ((err = row_attrs(r, j)) != NULL)
@@ -811,14 +839,30 @@ work(struct run *r, struct pf_sign_ctx *sc, struct pf_store_lookup *lk,
 			pf_current_clear(&c);
 			return pf_error_nomem();
 		}
-		if (has)
+		if (has) {
 			j->cur->c = c;	/* its strings go with it */
+			j->cur->fd = -1;
+		}
 	}
 	decide(r, j);
+	if (j->action == ACT_CHECK)
+		file_open(rd, j->cur);
+	return NULL;
+}
+
+/* Build, sign and hash one prepared profile.  Problems with the user's
+ * data fail the row (j->error); anything else is fatal. */
+static struct pf_error *
+work(struct run *r, struct pf_sign_ctx *sc, struct job *j)
+{
+	struct pf_error *err = NULL;
+	struct pf_profile_vars v;
+	char chal[PF_CHALLENGE_LEN + 1] = "";
+
 	if (j->action == ACT_REVOKED)
 		return NULL;
 	if (j->action == ACT_CHECK) {
-		if (file_intact(rd, &j->cur->c, &j->cur->st)) {
+		if (file_intact(j->cur)) {
 			j->action = ACT_UNCHANGED;
 			return NULL;
 		}
@@ -908,7 +952,7 @@ worker(void *arg)
 	struct rundir rd = { NULL, NULL, -1 };
 	struct pf_error *err;
 	unsigned long done = 0;
-	int prio;
+	int prio, failed = 0;
 
 	/*
 	 * Workers run at a lower priority than the other threads: the writer
@@ -933,9 +977,12 @@ worker(void *arg)
 		goto out;
 	}
 	for (;;) {
-		struct job *j;
+		struct job *claim[WORKER_CLAIM];
+		size_t n, i;
 		int wake;
 
+		/* A claim: the next jobs read, up to WORKER_CLAIM, each
+		 * prepared before the first is worked. */
 		pthread_mutex_lock(&r->mu);
 		while (!r->stop && !r->eof && r->next_work == r->next_fill)
 			pthread_cond_wait(&r->cv_work, &r->mu);
@@ -943,28 +990,44 @@ worker(void *arg)
 			pthread_mutex_unlock(&r->mu);
 			break;
 		}
-		j = &r->ring[r->next_work++ % PF_PIPE_WINDOW];
-		j->state = SLOT_BUSY;
-		pthread_mutex_unlock(&r->mu);
-
-		err = j->action != ACT_FAIL ? work(r, sc, lk, &rd, j) : NULL;
-		/* A fresh snapshot now and then lets SQLite checkpoint the
-		 * writer's log. */
-		if (err == NULL && ++done % 4096 == 0)
-			err = pf_db_exec(rdb, "COMMIT; BEGIN");
-
-		/* (the wake-up after the unlock: the writer wakes to a free
-		 * lock) */
-		pthread_mutex_lock(&r->mu);
-		j->state = SLOT_DONE;
-		wake = r->writer_waiting && writer_has_work(r);
-		pthread_mutex_unlock(&r->mu);
-		if (wake)
-			pthread_cond_signal(&r->cv_write);
-		if (err != NULL) {
-			set_fatal(r, err);
-			break;
+		for (n = 0; n < WORKER_CLAIM && r->next_work < r->next_fill;
+		    n++) {
+			claim[n] = &r->ring[r->next_work++ % PF_PIPE_WINDOW];
+			claim[n]->state = SLOT_BUSY;
 		}
+		pthread_mutex_unlock(&r->mu);
+
+		err = NULL;
+		for (i = 0; i < n && err == NULL; i++)
+			if (claim[i]->action != ACT_FAIL)
+				err = prepare(r, lk, &rd, claim[i]);
+		for (i = 0; i < n; i++) {
+			struct job *j = claim[i];
+
+			if (err == NULL && j->action != ACT_FAIL)
+				err = work(r, sc, j);
+			/* A fresh snapshot now and then lets SQLite
+			 * checkpoint the writer's log. */
+			if (err == NULL && ++done % 4096 == 0)
+				err = pf_db_exec(rdb, "COMMIT; BEGIN");
+			/* Stopped before the writer can take a job that
+			 * was not done. */
+			if (err != NULL && !failed) {
+				set_fatal(r, err);
+				failed = 1;
+			}
+
+			/* (the wake-up after the unlock: the writer wakes
+			 * to a free lock) */
+			pthread_mutex_lock(&r->mu);
+			j->state = SLOT_DONE;
+			wake = r->writer_waiting && writer_has_work(r);
+			pthread_mutex_unlock(&r->mu);
+			if (wake)
+				pthread_cond_signal(&r->cv_write);
+		}
+		if (failed)
+			break;
 	}
 out:
 	rundir_close(&rd);
