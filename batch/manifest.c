@@ -25,6 +25,9 @@ struct pf_manifest {
 	struct pf_buf clean;	/* scratch for one cleaned cell */
 	int nrows;
 	size_t unkicked;	/* bytes written since the last kick() */
+	off_t kicked[3];	/* CSV, JSON, HTML: bytes handed over at the
+				 * last kick() */
+	off_t dropped[3];	/* bytes dropped from the page cache */
 	time_t exp_t;		/* the last expiry written, as text */
 	char exp[32];
 };
@@ -140,21 +143,36 @@ open_tmp(struct pf_outdir *od, const char *name)
 /*
  * Hand what the three files hold so far to the kernel and start writing it
  * back, without waiting: the run goes on meanwhile, and the fsync at the
- * end waits for the rest only.  -1 on a write error.
+ * end waits for the rest only.  What the previous kick handed over has
+ * been written back by now, mostly, and nothing reads it again in this
+ * run: its pages leave the page cache, so that the next pages the run
+ * needs are these, not memory new to the machine (100 000 rows make
+ * about 110 MB of manifests; a page never used before costs a virtual
+ * machine many times more).  -1 on a write error.
  */
 static int
 kick(struct pf_manifest *m)
 {
 	FILE *fps[3] = { m->csv, m->json, m->html };
+	off_t end;
 	size_t i;
+	int fd;
 
 	m->unkicked = 0;
 	for (i = 0; i < 3; i++) {
 		if (fflush(fps[i]) == EOF)
 			return -1;
-		/* only a hint: an error here shows again at the fsync */
-		(void)sync_file_range(fileno(fps[i]), 0, 0,
+		fd = fileno(fps[i]);
+		/* only hints: an error here shows again at the fsync */
+		if (m->kicked[i] > m->dropped[i]) {
+			(void)posix_fadvise(fd, m->dropped[i], m->kicked[i] -
+			    m->dropped[i], POSIX_FADV_DONTNEED);
+			m->dropped[i] = m->kicked[i];
+		}
+		(void)sync_file_range(fd, m->kicked[i], 0,
 		    SYNC_FILE_RANGE_WRITE);
+		if ((end = ftello(fps[i])) != -1)
+			m->kicked[i] = end;
 	}
 	return 0;
 }
