@@ -66,7 +66,6 @@ check "the same with named temporaries" python3 cmp.py out1/latest out2n/latest
 # removed, a symbolic link, the last row), exactly those five are
 # reissued.
 export PROFACTORY_DB="$T/pf4.db"
-first_run=$(readlink out4/latest)
 python3 - out4/latest <<'PY'
 import os, sys
 d = sys.argv[1]
@@ -84,13 +83,8 @@ os.unlink(f(12345))
 os.symlink(os.path.basename(f(12346)), f(12345))
 with open(f(19999), "ab") as o:
     o.write(b"\n")
-for name in os.listdir(d):
-    p = os.path.join(d, name)
-    if os.path.isfile(p) and not os.path.islink(p):
-        fd = os.open(p, os.O_RDONLY)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        os.close(fd)
 PY
+check "every profile dropped from the page cache" "$TOP/scripts/dropcache" out4
 expect_status 0 "rerun of 20000 users, five files spoiled, none cached" \
     timeout 300 "$PF" run --csv users.csv --out out4 --jobs 4 \
     $(signer_args "$T/pki")
@@ -99,5 +93,4 @@ check "the rerun reissued the five, left the rest unchanged" \
 check "the reissued rows are the spoiled ones" [ "$(awk -F, \
     '$5 == "reissued" { print $2 }' out4/latest/manifest.csv | tr '\n' ' ')" \
     = "u00010@example.com u00100@example.com u05000@example.com u12345@example.com u19999@example.com " ]
-check "the new run is another folder" [ "$(readlink out4/latest)" != "$first_run" ]
 finish
