@@ -35,6 +35,7 @@
 /* Jobs a worker claims at once: the files a rerun checks are opened and
  * their reads started together. */
 #define WORKER_CLAIM	64
+#define FDS_PER_WORKER	8	/* its database connection, a run folder */
 
 /* A template used by this run, loaded once. */
 struct tmpl_ent {
@@ -59,8 +60,13 @@ enum { SLOT_FREE, SLOT_READY, SLOT_BUSY, SLOT_DONE };
 struct cur {
 	struct pf_current c;
 	struct stat st;			/* its file, when found intact */
-	int fd;				/* its file, open to be checked, or
-					 * -1 */
+	int fd;				/* its file, open to be checked; or
+					 * FD_UNFIT, FD_LATER */
+};
+
+enum {
+	FD_UNFIT = -1,		/* not there as recorded: reissue */
+	FD_LATER = -2,		/* not opened yet: opened when checked */
 };
 
 /* What a job does; set by the reader, settled by the worker. */
@@ -133,6 +139,7 @@ struct run {
 	size_t nattr;
 	char *tmpcsv;			/* malloc'd exported CSV, or NULL */
 	int anon;			/* workers write unnamed files */
+	size_t ahead;			/* files a worker opens ahead */
 	int any_profiles;		/* the database holds profiles */
 
 	pthread_mutex_t mu;
@@ -558,7 +565,7 @@ job_clear(struct job *j)
 	}
 	pf_profile_clear(&j->prof);
 	if (j->cur != NULL) {
-		if (j->cur->fd != -1)
+		if (j->cur->fd >= 0)
 			close(j->cur->fd);
 		pf_current_clear(&j->cur->c);
 		free(j->cur);
@@ -744,8 +751,8 @@ rundir_close(struct rundir *rd)
 	rd->fd = -1;
 }
 
-/* The folder of c's run, opened unless it is the one rd holds; -1 if it
- * cannot be opened. */
+/* The folder of c's run, opened unless it is the one rd holds; -1 with
+ * errno if it cannot be opened. */
 static int
 rundir_open(struct rundir *rd, const struct pf_current *c)
 {
@@ -756,73 +763,95 @@ rundir_open(struct rundir *rd, const struct pf_current *c)
 		return rd->fd;
 	rundir_close(rd);
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", c->out_dir,
-	    c->run) >= sizeof(path))
+	    c->run) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
 		return -1;
+	}
 	if ((rd->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1)
 		return -1;
 	if ((rd->out_dir = pf_strdup(c->out_dir)) == NULL ||
-	    (rd->run = pf_strdup(c->run)) == NULL)
+	    (rd->run = pf_strdup(c->run)) == NULL) {
 		rundir_close(rd);
+		errno = ENOMEM;
+	}
 	return rd->fd;
+}
+
+/* Out of descriptors or memory: says nothing about the file. */
+static int
+short_of(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOMEM;
 }
 
 /*
  * Open the current profile's file to check it, if it is there with its
  * recorded size, and ask the kernel to read it in meanwhile: a worker
- * opens a whole claim of files before it reads the first, so that a
- * rerun with a cold cache waits for many reads at once, not one by one.
- * -1 in cu->fd if the file is not fit.
+ * opens a claim of files before it reads the first, so that a rerun with
+ * a cold cache waits for many reads at once, not one by one.  FD_UNFIT in
+ * cu->fd if the file is not fit; -1 with errno, and FD_LATER, if the
+ * process is short of descriptors or memory, which says nothing about
+ * the file.
  */
-static void
+static int
 file_open(struct rundir *rd, struct cur *cu)
 {
 	const struct pf_current *c = &cu->c;
 	int dfd, fd;
 
-	cu->fd = -1;
+	cu->fd = FD_UNFIT;
 	if ((dfd = rundir_open(rd, c)) == -1 || (fd = openat(dfd, c->file,
-	    O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		return;
+	    O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		if (!short_of(errno))
+			return 0;
+		cu->fd = FD_LATER;
+		return -1;
+	}
 	if (fstat(fd, &cu->st) == 0 && S_ISREG(cu->st.st_mode) &&
 	    cu->st.st_size == c->bytes && c->bytes <= 64 * 1024 * 1024) {
 		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
 		cu->fd = fd;
 	} else
 		close(fd);
+	return 0;
 }
 
-/* 1 if the file file_open() opened has its recorded digest; it is closed. */
-static int
-file_intact(struct cur *cu)
+/* *ok: the current profile's file has its recorded digest; the file is
+ * closed.  An error if it cannot be told. */
+static struct pf_error *
+file_intact(struct rundir *rd, struct cur *cu, int *ok)
 {
 	const struct pf_current *c = &cu->c;
 	char sha[PF_SHA256_HEX];
 	uint8_t *buf;
 	ssize_t n;
-	int ok = 0;
 
-	if (cu->fd == -1)
-		return 0;
-	if ((buf = malloc((size_t)c->bytes + 1)) != NULL) {
-		n = read(cu->fd, buf, (size_t)c->bytes + 1);
-		if (n == c->bytes) {
-			pf_sha256_hex(buf, (size_t)n, sha);
-			ok = strcmp(sha, c->sha256) == 0;
-		}
-		OPENSSL_cleanse(buf, (size_t)c->bytes + 1);
-		free(buf);
+	*ok = 0;
+	if (cu->fd == FD_LATER && file_open(rd, cu) == -1)
+		return pf_error_errno(PF_EX_IOERR, "check %s/%s/%s",
+		    c->out_dir, c->run, c->file);
+	if (cu->fd < 0)
+		return NULL;
+	if ((buf = malloc((size_t)c->bytes + 1)) == NULL)
+		return pf_error_nomem();
+	n = read(cu->fd, buf, (size_t)c->bytes + 1);
+	if (n == c->bytes) {
+		pf_sha256_hex(buf, (size_t)n, sha);
+		*ok = strcmp(sha, c->sha256) == 0;
 	}
+	OPENSSL_cleanse(buf, (size_t)c->bytes + 1);
+	free(buf);
 	close(cu->fd);
-	cu->fd = -1;
-	return ok;
+	cu->fd = FD_UNFIT;
+	return NULL;
 }
 
 /* What a job needs: its current profile looked up, the action decided,
- * the file to check opened. */
+ * the file to check opened while *ahead allows (it counts down). */
 static struct pf_error *
 prepare(struct run *r, struct pf_store_lookup *lk, struct rundir *rd,
-    struct job *j)
+    struct job *j, size_t *ahead)
 {
 	struct pf_error *err;
 	int has;
@@ -841,28 +870,37 @@ prepare(struct run *r, struct pf_store_lookup *lk, struct rundir *rd,
 		}
 		if (has) {
 			j->cur->c = c;	/* its strings go with it */
-			j->cur->fd = -1;
+			j->cur->fd = FD_UNFIT;
 		}
 	}
 	decide(r, j);
-	if (j->action == ACT_CHECK)
-		file_open(rd, j->cur);
+	if (j->action != ACT_CHECK)
+		return NULL;
+	if (*ahead == 0)
+		j->cur->fd = FD_LATER;
+	else if (file_open(rd, j->cur) == -1)
+		*ahead = 0;	/* the rest are opened as they are checked */
+	else
+		(*ahead)--;
 	return NULL;
 }
 
 /* Build, sign and hash one prepared profile.  Problems with the user's
  * data fail the row (j->error); anything else is fatal. */
 static struct pf_error *
-work(struct run *r, struct pf_sign_ctx *sc, struct job *j)
+work(struct run *r, struct pf_sign_ctx *sc, struct rundir *rd, struct job *j)
 {
 	struct pf_error *err = NULL;
 	struct pf_profile_vars v;
 	char chal[PF_CHALLENGE_LEN + 1] = "";
+	int ok;
 
 	if (j->action == ACT_REVOKED)
 		return NULL;
 	if (j->action == ACT_CHECK) {
-		if (file_intact(j->cur)) {
+		if ((err = file_intact(rd, j->cur, &ok)) != NULL)
+			return err;
+		if (ok) {
 			j->action = ACT_UNCHANGED;
 			return NULL;
 		}
@@ -978,11 +1016,12 @@ worker(void *arg)
 	}
 	for (;;) {
 		struct job *claim[WORKER_CLAIM];
-		size_t n, i;
+		size_t n, i, want, ahead = r->ahead;
 		int wake;
 
-		/* A claim: the next jobs read, up to WORKER_CLAIM, each
-		 * prepared before the first is worked. */
+		/* A claim: the next jobs read, each prepared before the first
+		 * is worked; up to WORKER_CLAIM, and no more than a share of
+		 * those waiting, so that the workers end together. */
 		pthread_mutex_lock(&r->mu);
 		while (!r->stop && !r->eof && r->next_work == r->next_fill)
 			pthread_cond_wait(&r->cv_work, &r->mu);
@@ -990,8 +1029,10 @@ worker(void *arg)
 			pthread_mutex_unlock(&r->mu);
 			break;
 		}
-		for (n = 0; n < WORKER_CLAIM && r->next_work < r->next_fill;
-		    n++) {
+		want = (size_t)((r->next_fill - r->next_work +
+		    (unsigned long long)r->o->jobs - 1) /
+		    (unsigned long long)r->o->jobs);
+		for (n = 0; n < WORKER_CLAIM && n < want; n++) {
 			claim[n] = &r->ring[r->next_work++ % PF_PIPE_WINDOW];
 			claim[n]->state = SLOT_BUSY;
 		}
@@ -1000,12 +1041,12 @@ worker(void *arg)
 		err = NULL;
 		for (i = 0; i < n && err == NULL; i++)
 			if (claim[i]->action != ACT_FAIL)
-				err = prepare(r, lk, &rd, claim[i]);
+				err = prepare(r, lk, &rd, claim[i], &ahead);
 		for (i = 0; i < n; i++) {
 			struct job *j = claim[i];
 
 			if (err == NULL && j->action != ACT_FAIL)
-				err = work(r, sc, j);
+				err = work(r, sc, &rd, j);
 			/* A fresh snapshot now and then lets SQLite
 			 * checkpoint the writer's log. */
 			if (err == NULL && ++done % 4096 == 0)
@@ -1674,7 +1715,8 @@ static struct pf_error *
 anon_setup(struct run *r)
 {
 	struct rlimit rl;
-	rlim_t need = PF_PIPE_WINDOW + 256;
+	rlim_t need = PF_PIPE_WINDOW + 256 + FDS_PER_WORKER *
+	    (rlim_t)r->o->jobs;
 	int ok;
 
 	r->anon = 0;
@@ -1692,6 +1734,27 @@ anon_setup(struct run *r)
 	pf_outdir_anon_probe(r->od, &ok);
 	r->anon = ok;
 	return NULL;
+}
+
+/*
+ * How many files a worker may open ahead of checking them (file_open()).
+ * With unnamed files the limit allows a window of descriptors, and a job
+ * holds one of those or a file to check, never both.  Otherwise half the
+ * limit is for the workers to share.
+ */
+static void
+ahead_setup(struct run *r)
+{
+	struct rlimit rl;
+	rlim_t n;
+
+	r->ahead = WORKER_CLAIM;
+	if (r->anon || getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+	    rl.rlim_cur == RLIM_INFINITY)
+		return;
+	n = rl.rlim_cur / 2 / (rlim_t)r->o->jobs;
+	if (n < r->ahead)
+		r->ahead = (size_t)n;
 }
 
 /* pf_outdir_drop_empty_runs(): is name a run of this database? */
@@ -1852,6 +1915,7 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	} else
 		snprintf(r.rec->name, sizeof(r.rec->name), "dry-run");
 
+	ahead_setup(&r);
 	if ((r.ring = calloc(PF_PIPE_WINDOW, sizeof(*r.ring))) == NULL ||
 	    (r.pend = calloc(PEND_SLOTS, sizeof(*r.pend))) == NULL ||
 	    (wa = calloc((size_t)o->jobs, sizeof(*wa))) == NULL) {

@@ -93,4 +93,13 @@ check "the rerun reissued the five, left the rest unchanged" \
 check "the reissued rows are the spoiled ones" [ "$(awk -F, \
     '$5 == "reissued" { print $2 }' out4/latest/manifest.csv | tr '\n' ' ')" \
     = "u00010@example.com u00100@example.com u05000@example.com u12345@example.com u19999@example.com " ]
+
+# Four workers opening claims of files would need more descriptors than
+# a limit of 100 allows: being short of descriptors must not pass for a
+# spoiled file.
+expect_status 0 "rerun with a descriptor limit of 100, --jobs 4" \
+    timeout 300 sh -c 'ulimit -n 100 && exec "$@"' sh \
+    "$PF" run --csv users.csv --out out4 --jobs 4 $(signer_args "$T/pki")
+check "nothing reissued for want of descriptors" \
+    grep -q ' 0 issued, 0 reissued, 20000 unchanged,' "$T/last.out"
 finish
