@@ -34,7 +34,7 @@
 #define WRITER_WAKE	32
 /* Jobs a worker claims at once: the files a rerun checks are opened and
  * their reads started together. */
-#define WORKER_CLAIM	64
+#define WORKER_CLAIM	256
 #define FDS_PER_WORKER	8	/* its database connection, a run folder */
 
 /* A template used by this run, loaded once. */
