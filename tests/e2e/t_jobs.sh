@@ -96,10 +96,18 @@ check "the reissued rows are the spoiled ones" [ "$(awk -F, \
 
 # Four workers opening claims of files would need more descriptors than
 # a limit of 100 allows: being short of descriptors must not pass for a
-# spoiled file.
+# spoiled file.  The database, read with sqlite3, must gain no profile
+# and supersede no challenge.
+dbstate() {
+	sqlite3 "$PROFACTORY_DB" "SELECT (SELECT count(*) FROM profiles), \
+	    (SELECT count(*) FROM challenges WHERE revoked_at IS NOT NULL)"
+}
+before=$(dbstate)
 expect_status 0 "rerun with a descriptor limit of 100, --jobs 4" \
     timeout 300 sh -c 'ulimit -n 100 && exec "$@"' sh \
     "$PF" run --csv users.csv --out out4 --jobs 4 $(signer_args "$T/pki")
 check "nothing reissued for want of descriptors" \
     grep -q ' 0 issued, 0 reissued, 20000 unchanged,' "$T/last.out"
+check "no profile added, no challenge superseded (sqlite3: $before)" \
+    [ "$(dbstate)" = "$before" ]
 finish
