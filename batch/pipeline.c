@@ -848,7 +848,8 @@ file_intact(struct rundir *rd, struct cur *cu, int *ok)
 }
 
 /* What a job needs: its current profile looked up, the action decided,
- * the file to check opened while *ahead allows (it counts down). */
+ * the file to check opened while *ahead allows (it counts the files held
+ * open down). */
 static struct pf_error *
 prepare(struct run *r, struct pf_store_lookup *lk, struct rundir *rd,
     struct job *j, size_t *ahead)
@@ -880,7 +881,7 @@ prepare(struct run *r, struct pf_store_lookup *lk, struct rundir *rd,
 		j->cur->fd = FD_LATER;
 	else if (file_open(rd, j->cur) == -1)
 		*ahead = 0;	/* the rest are opened as they are checked */
-	else
+	else if (j->cur->fd >= 0)
 		(*ahead)--;
 	return NULL;
 }
