@@ -45,6 +45,7 @@ struct fill {
 	struct pf_binding *bind;	/* p->bindings being filled */
 	size_t nbind;
 	int has_cr;		/* a filled value holds a CR */
+	char **ids;		/* filled PayloadIdentifiers (t->pids) */
 };
 
 /*
@@ -167,6 +168,22 @@ special(const struct fill *f, enum pf_seg_kind kind, const char **what)
 	}
 }
 
+/* Record that the request must carry value as the node n's Subject or
+ * SubjectAltName entry. */
+static struct pf_error *
+add_binding(struct fill *f, const struct pf_tnode *n, const char *value)
+{
+	struct pf_binding *b = &f->bind[f->nbind];
+
+	b->kind = strdup(n->bind == PF_BIND_SUBJECT ? "subject" : "san");
+	b->name = strdup(n->bind_name);
+	b->value = strdup(value);
+	f->nbind++;
+	if (b->kind == NULL || b->name == NULL || b->value == NULL)
+		return pf_error_nomem();
+	return NULL;
+}
+
 /* The value of a string with placeholders into f->scratch (*out points
  * at it), checked against its allowed values; records its binding. */
 static struct pf_error *
@@ -211,16 +228,36 @@ string_value(struct fill *f, const struct pf_tnode *n, const char **out)
 			    "not an allowed value", n->path, show_len(s, 60), s);
 	}
 	*out = s;
-	if (n->bind != PF_BIND_NONE) {
-		struct pf_binding *b = &f->bind[f->nbind];
-
-		b->kind = strdup(n->bind == PF_BIND_SUBJECT ? "subject" :
-		    "san");
-		b->name = strdup(n->bind_name);
-		b->value = strdup(s);
-		f->nbind++;
-		if (b->kind == NULL || b->name == NULL || b->value == NULL)
+	if (f->ids != NULL && n->payload_id > 0) {
+		free(f->ids[n->payload_id - 1]);
+		if ((f->ids[n->payload_id - 1] = strdup(s)) == NULL)
 			return pf_error_nomem();
+	}
+	return n->bind != PF_BIND_NONE ? add_binding(f, n, s) : NULL;
+}
+
+/* The payloads' PayloadIdentifiers, once filled, must still differ. */
+static struct pf_error *
+check_ids(const struct fill *f)
+{
+	const struct pf_template *t = f->t;
+	const char *a, *b;
+	size_t i, j;
+
+	for (i = 0; i < t->npayloads; i++) {
+		if ((a = f->ids[i]) == NULL && t->pids[i] != NULL)
+			a = plist_get_string_ptr(t->pids[i]->src, NULL);
+		for (j = 0; a != NULL && j < i; j++) {
+			if ((b = f->ids[j]) == NULL && t->pids[j] != NULL)
+				b = plist_get_string_ptr(t->pids[j]->src,
+				    NULL);
+			if (b != NULL && strcmp(a, b) == 0)
+				return pf_error_fmt(PF_EX_DATAERR,
+				    "PayloadContent[%zu].PayloadIdentifier: "
+				    "\"%.*s\" is also the PayloadIdentifier of "
+				    "PayloadContent[%zu]", i, show_len(a, 80),
+				    a, j);
+		}
 	}
 	return NULL;
 }
@@ -445,10 +482,20 @@ fill_begin(struct fill *f, const struct pf_template *t,
 	f->secret = calloc(t->nsecret + 1, sizeof(*f->secret));
 	if (f->colval == NULL || f->uuids == NULL || f->secret == NULL)
 		return pf_error_nomem();
-	if (t->nbind > 0 &&
-	    (p->bindings = calloc(t->nbind, sizeof(*p->bindings))) == NULL)
+	if (t->nbind + t->nfixed > 0 && (p->bindings = calloc(t->nbind +
+	    t->nfixed, sizeof(*p->bindings))) == NULL)
 		return pf_error_nomem();
 	f->bind = p->bindings;
+	if (t->pids != NULL &&
+	    (f->ids = calloc(t->npayloads, sizeof(*f->ids))) == NULL)
+		return pf_error_nomem();
+	for (i = 0; i < t->nfixed; i++) {
+		const char *lit = plist_get_string_ptr(t->fixed[i]->src, NULL);
+
+		if ((err = add_binding(f, t->fixed[i], lit ? lit : "")) !=
+		    NULL)
+			return err;
+	}
 	if ((err = map_columns(f)) != NULL)
 		return err;
 	extra[0] = v->user;
@@ -477,6 +524,11 @@ fill_end(struct fill *f, struct pf_profile *p, struct pf_error *err)
 		if (s != NULL)
 			OPENSSL_cleanse((void *)(uintptr_t)s, (size_t)n);
 	}
+	if (err == NULL && f->ids != NULL)
+		err = check_ids(f);
+	for (i = 0; f->ids != NULL && i < f->t->npayloads; i++)
+		free(f->ids[i]);
+	free(f->ids);
 	pf_buf_wipe(&f->scratch);
 	free(f->colval);
 	free(f->uuids);

@@ -1775,8 +1775,85 @@ known_rdn_type(const char *s)
 	return dots > 0 && digits > 0;
 }
 
+/* 1 if two Subject attribute types, as templates write them ("CN",
+ * "2.5.4.3", "E"), are the same type. */
+static int
+same_rdn_type(const char *a, const char *b)
+{
+	int na, nb;
+
+	if (strcmp(a, b) == 0)
+		return 1;
+	na = strcmp(a, "E") == 0 ? NID_pkcs9_emailAddress : OBJ_txt2nid(a);
+	nb = strcmp(b, "E") == 0 ? NID_pkcs9_emailAddress : OBJ_txt2nid(b);
+	ERR_clear_error();
+	return na != NID_undef && na == nb;
+}
+
+/* Bind the value n as well, though it holds no user data: its type also
+ * takes user data, and verify-csr wants exactly the profile's values of
+ * such a type.  A literal is recorded as it is, anything else as filled. */
+static struct pf_error *
+bind_also(struct lctx *c, struct pf_tnode *n, enum pf_bind_kind kind,
+    const char *name)
+{
+	const struct pf_tnode **a;
+
+	if (n->kind != PF_TN_STR || n->bind != PF_BIND_NONE)
+		return NULL;
+	if (n->nsegs > 0)
+		c->t->nbind++;
+	else {
+		if ((a = reallocarray(c->t->fixed, c->t->nfixed + 1,
+		    sizeof(*a))) == NULL)
+			return pf_error_nomem();
+		c->t->fixed = a;
+		a[c->t->nfixed++] = n;
+	}
+	n->bind = kind;
+	n->bind_name = name;
+	return NULL;
+}
+
+/* The other Subject values of a type that some pair fills from user
+ * data. */
+static struct pf_error *
+bind_subject_literals(struct lctx *c, struct pf_tnode *subj)
+{
+	struct pf_error *err = NULL;
+	struct pf_tnode *p, *q;
+	const char *type;
+	size_t i, j, k, l;
+
+	for (i = 0; i < subj->nkids && err == NULL; i++) {
+		for (j = 0; j < subj->kids[i].nkids && err == NULL; j++) {
+			p = &subj->kids[i].kids[j];
+			if (p->kids[1].bind != PF_BIND_NONE ||
+			    (type = tn_literal(&p->kids[0])) == NULL)
+				continue;
+			for (k = 0; k < subj->nkids; k++) {
+				for (l = 0; l < subj->kids[k].nkids; l++) {
+					q = &subj->kids[k].kids[l];
+					if (q->kids[1].bind != PF_BIND_NONE &&
+					    has_user_data(&q->kids[1]) &&
+					    same_rdn_type(type,
+					    q->kids[1].bind_name))
+						break;
+				}
+				if (l < subj->kids[k].nkids)
+					break;
+			}
+			if (k < subj->nkids)
+				err = bind_also(c, &p->kids[1],
+				    PF_BIND_SUBJECT, type);
+		}
+	}
+	return err;
+}
+
 /* SCEP: the challenge, and bindings of Subject and SubjectAltName values
- * that come from user data.  Types were checked by check_dict(). */
+ * that come from user data (and of the literal values of the same types).
+ * Types were checked by check_dict(). */
 static struct pf_error *
 check_scep(struct lctx *c, struct pf_tnode *p)
 {
@@ -1839,24 +1916,38 @@ check_scep(struct lctx *c, struct pf_tnode *p)
 			path_pop(c, s2);
 		}
 		path_pop(c, s1);
+		if (err == NULL)
+			err = bind_subject_literals(c, subj);
 		if (err != NULL)
 			goto done;
 	}
+	/* Where user data goes into SubjectAltName, every entry is bound:
+	 * the request must carry exactly the profile's names. */
 	if ((san = tn_get(pc, "SubjectAltName")) != NULL) {
-		for (i = 0; i < san->nkids; i++) {
-			struct pf_tnode *v = &san->kids[i];
-			size_t m = v->kind == PF_TN_ARRAY ? v->nkids : 1;
+		size_t bound = 0, pass;
 
-			if (spec_find(spec_san, san->keys[i]) == NULL)
-				continue;
-			for (j = 0; j < m; j++) {
-				struct pf_tnode *e = v->kind == PF_TN_ARRAY ?
-				    &v->kids[j] : v;
+		for (pass = 0; pass < 2 && err == NULL; pass++) {
+			for (i = 0; i < san->nkids && err == NULL; i++) {
+				struct pf_tnode *v = &san->kids[i];
+				size_t m = v->kind == PF_TN_ARRAY ?
+				    v->nkids : 1;
 
-				if (has_user_data(e)) {
-					e->bind = PF_BIND_SAN;
-					e->bind_name = san->keys[i];
-					c->t->nbind++;
+				if (spec_find(spec_san, san->keys[i]) == NULL)
+					continue;
+				for (j = 0; j < m && err == NULL; j++) {
+					struct pf_tnode *e = v->kind ==
+					    PF_TN_ARRAY ? &v->kids[j] : v;
+
+					if (pass == 1)
+						err = bound == 0 ? NULL :
+						    bind_also(c, e,
+						    PF_BIND_SAN, san->keys[i]);
+					else if (has_user_data(e)) {
+						e->bind = PF_BIND_SAN;
+						e->bind_name = san->keys[i];
+						c->t->nbind++;
+						bound++;
+					}
 				}
 			}
 		}
@@ -2058,6 +2149,23 @@ check_top(struct lctx *c, struct pf_tnode *root)
 		c->t->npayloads = i + 1;
 	}
 
+	/* where a placeholder makes a PayloadIdentifier, the filled ones
+	 * are compared too (profile.c) */
+	for (i = 0, k = 0; i < pc->nkids; i++) {
+		if ((a = tn_get(&pc->kids[i], "PayloadIdentifier")) == NULL)
+			continue;
+		a->payload_id = i + 1;
+		k |= a->nsegs > 0;
+	}
+	if (k && pc->nkids > 1) {
+		c->t->pids = calloc(pc->nkids, sizeof(*c->t->pids));
+		if (c->t->pids == NULL)
+			return pf_error_nomem();
+		for (i = 0; i < pc->nkids; i++)
+			c->t->pids[i] = tn_get(&pc->kids[i],
+			    "PayloadIdentifier");
+	}
+
 	/* unique within the profile; UUIDs also against the top level */
 	for (k = 0; k < nitems(unique); k++) {
 		for (i = 0; i < pc->nkids; i++) {
@@ -2107,7 +2215,7 @@ is_payload_uuid(const struct pf_tnode *root, const char *s)
 /*
  * Every PayloadCertificateUUID, and every PayloadCertificateAnchorUUID
  * item, must name a payload of this profile; {{challenge}} may appear
- * only where check_scep() allowed it.
+ * only where check_scep() allowed it, and once.
  */
 static struct pf_error *
 check_refs(struct lctx *c, const struct pf_tnode *root, struct pf_tnode *n)
@@ -2119,6 +2227,12 @@ check_refs(struct lctx *c, const struct pf_tnode *root, struct pf_tnode *n)
 		if (!n->challenge_ok)
 			return perr(c, "{{challenge}} is allowed only as the "
 			    "Challenge of a SCEP payload");
+		if (c->t->nsecret > 0)
+			return perr(c, "a second SCEP payload with "
+			    "{{challenge}}: a profile carries one one-time "
+			    "challenge, and the second enrolment would be "
+			    "refused; put each SCEP payload in a template of "
+			    "its own");
 		c->t->has_challenge = 1;
 		c->t->nsecret++;
 	}
@@ -2284,6 +2398,8 @@ pf_template_free(struct pf_template *t)
 	free(t->ptypes);
 	free(t->skel_xml);
 	free(t->skel);
+	free(t->fixed);
+	free(t->pids);
 	free(t);
 }
 

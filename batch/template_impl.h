@@ -69,6 +69,8 @@ struct pf_tnode {
 				 * or NULL */
 	enum pf_bind_kind bind;
 	const char *bind_name;	/* "CN", "rfc822Name": owned by the template */
+	size_t payload_id;	/* 1 + i for the PayloadIdentifier of
+				 * PayloadContent[i], else 0 */
 };
 
 /* A piece of the compiled XML (pf_profile_compile): literal text, then
@@ -88,7 +90,15 @@ struct pf_template {
 	size_t nlabels;
 	int has_challenge;
 	size_t nsecret;		/* string nodes holding {{challenge}} */
-	size_t nbind;		/* nodes with bind != PF_BIND_NONE */
+	size_t nbind;		/* nodes with placeholders and bind !=
+				 * PF_BIND_NONE: filled per user */
+	const struct pf_tnode **fixed;	/* literal values bound as well (their
+				 * attribute type also takes user data),
+				 * malloc'd */
+	size_t nfixed;
+	/* Payloads' PayloadIdentifier nodes when placeholders could make two
+	 * of them equal (checked once filled), else NULL; npayloads. */
+	const struct pf_tnode **pids;
 	const char *identifier;	/* top-level PayloadIdentifier (in root) */
 	const char *display_name; /* or NULL (in root) */
 	const char **ptypes;	/* PayloadType of each payload (in root),

@@ -57,44 +57,56 @@ subject_oid(const char *name, char oid[PF_CSR_OID_MAX])
 	return r > 0 && r < PF_CSR_OID_MAX ? 0 : -1;
 }
 
-static int
-subject_has(const struct pf_csr *csr, const char *oid, const void *val,
-    size_t len)
-{
-	size_t i;
+/* One binding of the profile, as read back. */
+struct bound {
+	int san;			/* a subjectAltName entry, else subject */
+	int type;			/* enum pf_san_type */
+	char oid[PF_CSR_OID_MAX];	/* subject attribute type */
+	char name[64];			/* as recorded, for the reason */
+	uint8_t *value;			/* malloc'd */
+	size_t len;
+};
 
-	for (i = 0; i < csr->nrdns; i++)
-		if (strcmp(csr->rdns[i].oid, oid) == 0 &&
-		    csr->rdns[i].len == len &&
-		    memcmp(csr->rdns[i].value, val, len) == 0)
-			return 1;
-	return 0;
+/* 1 if the request's entry k (subject attributes first, then SAN
+ * entries) is of the type of b. */
+static int
+same_type(const struct pf_csr *csr, size_t k, const struct bound *b)
+{
+	if (k < csr->nrdns)
+		return !b->san && strcmp(csr->rdns[k].oid, b->oid) == 0;
+	return b->san && (int)csr->sans[k - csr->nrdns].type == b->type;
 }
 
 static int
-san_has(const struct pf_csr *csr, int type, const void *val, size_t len)
+same_value(const struct pf_csr *csr, size_t k, const struct bound *b)
 {
-	size_t i;
+	const char *v;
+	size_t len;
 
-	for (i = 0; i < csr->nsans; i++)
-		if ((int)csr->sans[i].type == type &&
-		    csr->sans[i].len == len &&
-		    memcmp(csr->sans[i].value, val, len) == 0)
-			return 1;
-	return 0;
+	if (k < csr->nrdns) {
+		v = csr->rdns[k].value;
+		len = csr->rdns[k].len;
+	} else {
+		v = csr->sans[k - csr->nrdns].value;
+		len = csr->sans[k - csr->nrdns].len;
+	}
+	return len == b->len && memcmp(v, b->value, len) == 0;
 }
 
-/* Check the profile's bindings against the request; refuses v on the
- * first one the request does not carry. */
+/* Read the profile's bindings into *out (*n of them); refuses v when one
+ * cannot be understood. */
 static struct pf_error *
-check_bindings(struct pf_db *db, long long profile_id,
-    const struct pf_csr *csr, struct pf_verdict *v)
+read_bindings(struct pf_db *db, long long profile_id, struct bound **out,
+    size_t *n, struct pf_verdict *v)
 {
 	sqlite3_stmt *st = NULL;
 	struct pf_error *err;
-	char oid[PF_CSR_OID_MAX];
+	struct bound *a = NULL, *b, *t;
+	size_t cap = 0;
 	int rc;
 
+	*out = NULL;
+	*n = 0;
 	if ((err = pf_db_prepare(db, &st, sql_bindings)) != NULL)
 		return err;
 	sqlite3_bind_int64(st, 1, profile_id);
@@ -103,43 +115,123 @@ check_bindings(struct pf_db *db, long long profile_id,
 		const char *name = (const char *)sqlite3_column_text(st, 1);
 		const void *val = sqlite3_column_blob(st, 2);
 		size_t len = (size_t)sqlite3_column_bytes(st, 2);
-		int type;
 
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 8;
+			if ((t = reallocarray(a, cap, sizeof(*a))) == NULL) {
+				err = pf_error_nomem();
+				break;
+			}
+			a = t;
+		}
+		b = &a[*n];
+		memset(b, 0, sizeof(*b));
 		if (kind == NULL || name == NULL) {
 			refuse(v, "malformed binding");
 			break;
 		}
-		if (val == NULL)
-			val = "";
+		snprintf(b->name, sizeof(b->name), "%s", name);
 		if (strcmp(kind, "subject") == 0) {
-			if (subject_oid(name, oid) == -1) {
+			if (subject_oid(name, b->oid) == -1) {
 				refuse(v, "subject %s: unknown attribute type",
-				    name);
-				break;
-			}
-			if (!subject_has(csr, oid, val, len)) {
-				refuse(v, "subject %s does not match", name);
+				    b->name);
 				break;
 			}
 		} else if (strcmp(kind, "san") == 0) {
-			if ((type = pf_san_type_from_name(name)) == -1) {
+			b->san = 1;
+			if ((b->type = pf_san_type_from_name(name)) == -1) {
 				refuse(v, "subjectAltName %s: unknown type",
-				    name);
-				break;
-			}
-			if (!san_has(csr, type, val, len)) {
-				refuse(v, "subjectAltName %s does not match",
-				    name);
+				    b->name);
 				break;
 			}
 		} else {
-			refuse(v, "binding of unknown kind \"%s\"", kind);
+			refuse(v, "binding of unknown kind \"%.40s\"", kind);
 			break;
 		}
+		if ((b->value = malloc(len + 1)) == NULL) {
+			err = pf_error_nomem();
+			break;
+		}
+		if (len > 0)
+			memcpy(b->value, val, len);
+		b->len = len;
+		(*n)++;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (err == NULL && v->approved && rc != SQLITE_ROW &&
+	    rc != SQLITE_DONE)
 		err = pf_db_error(db, "read bindings");
 	sqlite3_finalize(st);
+	*out = a;
+	return err;
+}
+
+/*
+ * Check the profile's bindings against the request; refuses v on the first
+ * mismatch.  For every Subject attribute type that a binding names (CN,
+ * O, ...), the request must carry exactly the profile's values of that
+ * type: each of them, and no other.  Where the profile's subjectAltName
+ * holds user data, all its entries are bound, and the request must carry
+ * exactly them.  A request that added a second CN, another rfc822Name or
+ * a dNSName would get a certificate that names someone or something else
+ * too.  Subject attributes of other types are the client's choice (SCEP
+ * clients add their own O, OU, C).
+ */
+static struct pf_error *
+check_bindings(struct pf_db *db, long long profile_id,
+    const struct pf_csr *csr, struct pf_verdict *v)
+{
+	struct pf_error *err;
+	struct bound *b = NULL;
+	size_t nb = 0, i, k, nk = csr->nrdns + csr->nsans;
+	char *used = NULL;
+	int san;
+
+	if ((err = read_bindings(db, profile_id, &b, &nb, v)) != NULL ||
+	    !v->approved || nb == 0)
+		goto done;
+	if ((used = calloc(nk + 1, 1)) == NULL) {
+		err = pf_error_nomem();
+		goto done;
+	}
+	for (i = 0; i < nb; i++) {
+		for (k = 0; k < nk; k++)
+			if (!used[k] && same_type(csr, k, &b[i]) &&
+			    same_value(csr, k, &b[i]))
+				break;
+		if (k == nk) {
+			refuse(v, "%s %s does not match", b[i].san ?
+			    "subjectAltName" : "subject", b[i].name);
+			goto done;
+		}
+		used[k] = 1;
+	}
+	for (i = 0, san = 0; i < nb; i++)
+		san |= b[i].san;
+	for (k = 0; k < nk; k++) {
+		if (used[k])
+			continue;
+		if (k >= csr->nrdns && san) {
+			refuse(v, "subjectAltName: the request carries a name "
+			    "the profile does not");
+			goto done;
+		}
+		for (i = 0; i < nb; i++)
+			if (same_type(csr, k, &b[i]))
+				break;
+		if (i < nb) {
+			refuse(v, "subject %s: the request carries a value "
+			    "the profile does not", b[i].name);
+			goto done;
+		}
+	}
+	if (san && csr->nsans_other > 0)
+		refuse(v, "subjectAltName: the request carries a name the "
+		    "profile does not");
+done:
+	for (i = 0; i < nb; i++)
+		free(b[i].value);
+	free(b);
+	free(used);
 	return err;
 }
 

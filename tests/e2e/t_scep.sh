@@ -349,8 +349,19 @@ check "refusals consumed nothing" [ "$(q "SELECT count(*) FROM challenges c
     JOIN templates t ON t.id = c.template_id JOIN users u ON u.id = c.user_id
     WHERE u.key = 'ana@example.com' AND t.name = 'scepsan'
     AND c.used_at IS NULL")" = 1 ]
-mkreq r-ana "$ch" "O=Anything/CN=Ana Lima" \
+# A name the profile does not carry, even of a type it does not bind, would
+# be in the certificate too.
+mkreq r-extra "$ch" "CN=Ana Lima" \
     "email:ana@example.com,$upn,DNS:laptop.example.com"
+expect_status 1 "an extra SAN name is refused" verify r-extra
+err_has "reason names it" \
+    "subjectAltName: the request carries a name the profile does not"
+mkreq r-two "$ch" "0.CN=Ana Lima/1.CN=Admin" "email:ana@example.com,$upn"
+expect_status 1 "a second CN is refused" verify r-two
+err_has "reason names the CN" \
+    "subject CN: the request carries a value the profile does not"
+# Subject attributes of types the template does not fill are the client's.
+mkreq r-ana "$ch" "O=Anything/CN=Ana Lima" "email:ana@example.com,$upn"
 expect_status 0 "the rightful request is approved (PEM on stdin)" \
     sh -c '"$0" verify-csr <"$1"' "$PF" "$T/r-ana.pem"
 expect_status 0 "its retry is approved (DER on stdin)" verify r-ana

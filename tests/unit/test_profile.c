@@ -616,10 +616,14 @@ test_bindings(void)
 	static const struct {
 		const char *kind, *name, *value;
 	} want[] = {
+		/* where user data goes into SubjectAltName, every entry is
+		 * bound (literals first); O holds no user data */
+		{ "san", "dNSName", "fixed.example.com" },
 		{ "subject", "OU", "Engineering team" },
 		{ "subject", "CN", "ana@example.com" },
 		{ "subject", "2.5.4.42", "Ana Example" },
 		{ "san", "dNSName", "ana@example.com.example.com" },
+		{ "san", "ntPrincipalName", "scep@EXAMPLE" },
 		{ "san", "rfc822Name", "ana@example.com" },
 	};
 	struct pf_template *t = NULL;
@@ -638,6 +642,65 @@ test_bindings(void)
 		T_CHECK(strcmp(p.bindings[i].value, want[i].value) == 0);
 	}
 	pf_profile_clear(&p);
+	pf_template_free(t);
+}
+
+/* A literal Subject value of a type that also takes user data is bound
+ * too: the request must carry both O values, and no third. */
+static void
+test_literal_bindings(void)
+{
+	static const char xml[] = PROFILE_X(TOP(""),
+	    SCEP("<key>Subject</key><array>"
+	    "<array>" PAIR("O", "Example Inc.") "</array>"
+	    "<array>" PAIR("2.5.4.10", "{{department}}") "</array>"
+	    "<array>" PAIR("C", "FR") "</array></array>"));
+	struct pf_template *t = NULL;
+	struct pf_profile p;
+	struct vars vs;
+
+	T_OK(load(&t, xml, 0));
+	vars_init(&vs, "ana@example.com", "Ana Example");
+	T_OK(pf_profile_build(t, &vs.v, &p));
+	T_REQUIRE(p.nbindings == 2);
+	T_CHECK(strcmp(p.bindings[0].kind, "subject") == 0 &&
+	    strcmp(p.bindings[0].name, "O") == 0 &&
+	    strcmp(p.bindings[0].value, "Example Inc.") == 0);
+	T_CHECK(strcmp(p.bindings[1].name, "2.5.4.10") == 0 &&
+	    strcmp(p.bindings[1].value, "Engineering") == 0);
+	pf_profile_clear(&p);
+	pf_template_free(t);
+}
+
+#define SCEP_ID(id, uuid)						\
+	"<dict>" PAYKEYS("com.apple.security.scep", id, uuid)		\
+	"<key>PayloadContent</key><dict>"				\
+	KS("URL", "https://scep.example.com/scep") "</dict></dict>"
+
+/* PayloadIdentifiers that placeholders make equal fail the row. */
+static void
+test_filled_ids(void)
+{
+	static const char xml[] = PROFILE_X(TOP(""),
+	    SCEP_ID("com.example.{{department}}", "{{uuid:a}}")
+	    SCEP_ID("com.example.x", "{{uuid:b}}")
+	    SCEP_ID("com.example.{{name}}", "{{uuid:c}}"));
+	struct pf_template *t = NULL;
+	struct pf_profile p;
+	struct vars vs;
+
+	T_OK(load(&t, xml, 0));
+	vars_init(&vs, "ana@example.com", "Ana Example");
+	T_OK(pf_profile_build(t, &vs.v, &p));
+	pf_profile_clear(&p);
+	vars_init(&vs, "ana@example.com", "Engineering");
+	T_ERR(pf_profile_build(t, &vs.v, &p), PF_EX_DATAERR,
+	    "PayloadContent[2].PayloadIdentifier: \"com.example.Engineering\" "
+	    "is also the PayloadIdentifier of PayloadContent[0]");
+	vars_init(&vs, "ana@example.com", "x");
+	T_ERR(pf_profile_build(t, &vs.v, &p), PF_EX_DATAERR,
+	    "PayloadContent[2].PayloadIdentifier: \"com.example.x\" is also "
+	    "the PayloadIdentifier of PayloadContent[1]");
 	pf_template_free(t);
 }
 
@@ -967,6 +1030,8 @@ main(void)
 	T_RUN(test_enum_placeholder);
 	T_RUN(test_message_utf8);
 	T_RUN(test_bindings);
+	T_RUN(test_literal_bindings);
+	T_RUN(test_filled_ids);
 	T_RUN(test_errors);
 	T_RUN(test_challenge);
 	T_RUN(test_examples_python);

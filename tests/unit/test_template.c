@@ -238,6 +238,11 @@ static const struct {
 	const char *want;
 } bad[] = {
 	/* SCEP */
+	{ "two challenges", PROFILE(SCEP("") "<dict>" PAYKEYS(
+	  "com.apple.security.scep", "com.example.scep2", "{{uuid:s2}}")
+	  "<key>PayloadContent</key><dict>" SCEP_OK "</dict></dict>"), 1,
+	  "PayloadContent[1].PayloadContent.Challenge: a second SCEP payload "
+	  "with {{challenge}}: a profile carries one one-time challenge" },
 	{ "keysize type", PROFILE(SCEP(KS("Keysize", "2048"))), 0,
 	  "t.plist: PayloadContent[0].PayloadContent.Keysize: expected "
 	  "integer, found string" },

@@ -383,6 +383,13 @@ test_subject_bindings(void)
 	    "emailAddress", "ana@example.com", NULL };
 	static const char *const cn_prefix[] = { "OU", "Sales", "CN",
 	    "Ana Lima2", "emailAddress", "ana@example.com", NULL };
+	/* a leaked challenge must not name someone else as well */
+	static const char *const two_cn[] = { "OU", "Sales", "CN",
+	    "Ana Lima", "CN", "Admin", "emailAddress", "ana@example.com",
+	    NULL };
+	static const char *const two_mail[] = { "OU", "Sales", "CN",
+	    "Ana Lima", "emailAddress", "admin@example.com", "emailAddress",
+	    "ana@example.com", NULL };
 	struct pf_verdict v;
 	char ch[PF_CHALLENGE_LEN + 1];
 	long long cid;
@@ -397,8 +404,14 @@ test_subject_bindings(void)
 	T_OK(decide(req(key2, ch, no_ou, NULL), NOW, 3600, &v));
 	T_CHECK(!v.approved && reason_is(&v, "subject 2.5.4.11 does not "
 	    "match"));
-	/* Refusals consumed nothing: the rightful request (extra attributes
-	 * allowed) is approved. */
+	T_OK(decide(req(key2, ch, two_cn, NULL), NOW, 3600, &v));
+	T_CHECK(!v.approved && reason_is(&v, "subject CN: the request "
+	    "carries a value the profile does not"));
+	T_OK(decide(req(key2, ch, two_mail, NULL), NOW, 3600, &v));
+	T_CHECK(!v.approved && reason_is(&v, "subject E: the request "
+	    "carries a value the profile does not"));
+	/* Refusals consumed nothing: the rightful request (attributes of
+	 * other types allowed) is approved. */
 	T_CHECK(q("SELECT count(*) FROM challenges WHERE used_at IS NOT NULL",
 	    0) == 0);
 	T_OK(decide(req(key1, ch, good, NULL), NOW, 3600, &v));
@@ -422,7 +435,7 @@ test_san_bindings(void)
 	};
 	static const char good[] = "email:ana@example.com,"
 	    "otherName:1.3.6.1.4.1.311.20.2.3;UTF8:ana@corp.example,"
-	    "DNS:ana.example.com,URI:https://example.com/ana,DNS:extra.example";
+	    "DNS:ana.example.com,URI:https://example.com/ana";
 	static const struct {
 		const char *san;
 		const char *reason;
@@ -443,6 +456,25 @@ test_san_bindings(void)
 		    "otherName:1.3.6.1.4.1.311.20.2.3;UTF8:ana@corp.example,"
 		    "DNS:ana.example.com,URI:https://example.com/bob",
 		    "subjectAltName uniformResourceIdentifier does not match" },
+		/* No name the profile does not carry, of a bound type or
+		 * another. */
+		{ "email:ana@example.com,email:admin@example.com,"
+		    "otherName:1.3.6.1.4.1.311.20.2.3;UTF8:ana@corp.example,"
+		    "DNS:ana.example.com,URI:https://example.com/ana",
+		    "subjectAltName: the request carries a name the profile "
+		    "does not" },
+		{ "email:ana@example.com,"
+		    "otherName:1.3.6.1.4.1.311.20.2.3;UTF8:ana@corp.example,"
+		    "DNS:ana.example.com,URI:https://example.com/ana,"
+		    "DNS:extra.example",
+		    "subjectAltName: the request carries a name the profile "
+		    "does not" },
+		{ "email:ana@example.com,"
+		    "otherName:1.3.6.1.4.1.311.20.2.3;UTF8:ana@corp.example,"
+		    "DNS:ana.example.com,URI:https://example.com/ana,"
+		    "IP:192.0.2.1",
+		    "subjectAltName: the request carries a name the profile "
+		    "does not" },
 		/* The value as a DNS name is not an rfc822Name. */
 		{ "DNS:ana@example.com,"
 		    "otherName:1.3.6.1.4.1.311.20.2.3;UTF8:ana@corp.example,"
