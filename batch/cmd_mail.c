@@ -59,8 +59,8 @@ cmd_mail(struct pf_cmdctx *ctx, int argc, char **argv)
 		o.sendmail = env != NULL && env[0] != '\0' ? env :
 		    DEFAULT_SENDMAIL;
 	}
-	if ((size_t)snprintf(lock, sizeof(lock), "%s.mail.lock",
-	    ctx->dbpath) >= sizeof(lock))
+	if (pf_db_lock_path(ctx->dbpath, ".mail.lock", lock, sizeof(lock)) ==
+	    -1)
 		return pf_cmd_usage(ctx, "%s: path too long", ctx->dbpath);
 	o.lock_path = lock;
 	if (body_path != NULL) {

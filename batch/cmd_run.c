@@ -194,6 +194,11 @@ batch(struct pf_cmdctx *ctx, int argc, char **argv, const char *kind)
 		return pf_cmd_usage(ctx, "--csv is required");
 	if (o.csv_path == NULL && o.prune)
 		return pf_cmd_usage(ctx, "--prune needs --csv");
+	if (o.out_root[0] == '\0')
+		return pf_cmd_usage(ctx, "--out: an empty folder name");
+	if (o.template_name != NULL &&
+	    strspn(o.template_name, " \t;") == strlen(o.template_name))
+		return pf_cmd_usage(ctx, "--template: no template named");
 	if (o.renew_before >= o.ttl)
 		return pf_cmd_usage(ctx, "--renew-before must be shorter than "
 		    "--ttl");

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,6 +274,20 @@ done:
 	return err;
 }
 
+int
+pf_db_lock_path(const char *dbpath, const char *suffix, char *buf,
+    size_t len)
+{
+	char real[PATH_MAX];
+
+	/* The database itself, whatever name or link leads to it: SQLite
+	 * follows links, so two names of one file must share the lock. */
+	if (realpath(dbpath, real) != NULL)
+		dbpath = real;
+	return (size_t)snprintf(buf, len, "%s%s", dbpath, suffix) >= len ?
+	    -1 : 0;
+}
+
 struct pf_error *
 pf_db_lock(struct pf_db *db, int wait, int *fdp)
 {
@@ -281,8 +296,7 @@ pf_db_lock(struct pf_db *db, int wait, int *fdp)
 	int fd, tries;
 
 	*fdp = -1;
-	if ((size_t)snprintf(path, sizeof(path), "%s.lock", db->path) >=
-	    sizeof(path))
+	if (pf_db_lock_path(db->path, ".lock", path, sizeof(path)) == -1)
 		return pf_error_fmt(PF_EX_CONFIG, "%s: path too long",
 		    db->path);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);

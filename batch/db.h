@@ -65,6 +65,10 @@ struct pf_error *pf_db_step_done(struct pf_db *db, sqlite3_stmt *st,
  * (pf_db_unlock) to release.
  */
 struct pf_error *pf_db_lock(struct pf_db *db, int wait, int *fd);
+/* The path of a lock of the database at dbpath: its real path (links
+ * resolved) and suffix, into buf; -1 if it does not fit. */
+int pf_db_lock_path(const char *dbpath, const char *suffix, char *buf,
+    size_t len);
 void pf_db_unlock(int fd);
 
 #endif

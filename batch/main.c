@@ -13,6 +13,7 @@
 #include "cmd.h"
 #include "db.h"
 #include "error.h"
+#include "util.h"
 
 #define PF_VERSION "0.1.0"
 
@@ -96,12 +97,29 @@ find_cmd(const char *name)
 	return NULL;
 }
 
+/* "profactory: WHAT: MSG" on stderr, MSG's control characters written
+ * out (a warning is one line; an error may have several). */
+static void
+print_msg(const char *what, const char *msg, int keep_nl)
+{
+	struct pf_buf b = { 0 };
+	struct pf_error *err;
+
+	fflush(stdout);
+	if ((err = pf_buf_visible(&b, msg, keep_nl)) != NULL) {
+		pf_error_free(err);
+		fprintf(stderr, "profactory: %s: (out of memory)\n", what);
+	} else
+		fprintf(stderr, "profactory: %s: %s\n", what, b.data ?
+		    b.data : "");
+	pf_buf_free(&b);
+}
+
 static void
 print_warning(void *arg, const char *msg)
 {
 	(void)arg;
-	fflush(stdout);
-	fprintf(stderr, "profactory: warning: %s\n", msg);
+	print_msg("warning", msg, 0);
 }
 
 int
@@ -189,7 +207,7 @@ dispatch:
 			err = pf_error_errno(PF_EX_IOERR, "standard output");
 	}
 	if (err != NULL) {
-		fprintf(stderr, "profactory: %s: %s\n", c->name, err->msg);
+		print_msg(c->name, err->msg, 1);
 		if (ctx.show_usage || err->code == PF_EX_USAGE)
 			usage_cmd(stderr, c);
 		status = err->code;

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,16 +155,44 @@ pf_outdir_path(const struct pf_outdir *od, const char *file, char *buf,
 		    od->run ? od->run : "");
 }
 
+/*
+ * 1 if the code point cp is invisible or changes how the text around it
+ * shows: C1 controls, spaces other than U+0020, zero-width and joining
+ * characters, bidirectional marks, embeddings and isolates, line and
+ * paragraph separators, variation selectors, tags, the byte order mark,
+ * fillers.  A file name holding one could pass for another name.
+ */
+static int
+invisible(uint32_t cp)
+{
+	static const uint32_t r[][2] = {
+		{ 0x80, 0xa0 }, { 0xad, 0xad }, { 0x34f, 0x34f },
+		{ 0x61c, 0x61c }, { 0x115f, 0x1160 }, { 0x1680, 0x1680 },
+		{ 0x17b4, 0x17b5 }, { 0x180b, 0x180f }, { 0x2000, 0x200f },
+		{ 0x2028, 0x202f }, { 0x205f, 0x206f }, { 0x3000, 0x3000 },
+		{ 0x3164, 0x3164 }, { 0xd800, 0xdfff }, { 0xfe00, 0xfe0f },
+		{ 0xfeff, 0xfeff }, { 0xffa0, 0xffa0 }, { 0xfff0, 0xffff },
+		{ 0x1d173, 0x1d17a }, { 0xe0000, 0xe0fff },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(r) / sizeof(r[0]); i++)
+		if (cp >= r[i][0] && cp <= r[i][1])
+			return 1;
+	return 0;
+}
+
 /* Append a safe version of s to buf (at most max bytes of output). */
 static size_t
 safe_part(const char *s, char *buf, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t o = 0;
+	size_t o = 0, k;
 
 	while (*p != '\0') {
 		size_t len = 1;
 		unsigned char c = *p;
+		uint32_t cp;
 
 		if (c >= 0x80) {
 			/* Keep a whole UTF-8 sequence or stop. */
@@ -175,8 +204,15 @@ safe_part(const char *s, char *buf, size_t max)
 				len = 2;
 			if (o + len > max || strnlen((const char *)p, len) < len)
 				break;
-			memcpy(buf + o, p, len);
-			o += len;
+			cp = c & (0x7f >> len);
+			for (k = 1; k < len; k++)
+				cp = cp << 6 | (p[k] & 0x3f);
+			if (invisible(cp))
+				buf[o++] = '_';
+			else {
+				memcpy(buf + o, p, len);
+				o += len;
+			}
 			p += len;
 			continue;
 		}
@@ -284,9 +320,24 @@ pf_safe_name(const char *key, const char *tmpl, const char *ext, char *buf,
 	}
 	o = safe_component(key, 120, 0, buf);
 	buf[o++] = '.';
-	n = safe_part(tmpl, part, PF_NAME_MAX - o - extlen - 1);
+	n = safe_part(tmpl, part, PF_NAME_MAX - o - extlen - 10);
 	memcpy(buf + o, part, n);
 	o += n;
+	/*
+	 * A template part that had to change ("WiFi", "wi fi") gets a short
+	 * digest of the name, like a key, so that templates differing only
+	 * in that keep apart in OUT/current/; so does one with a dot, which
+	 * the key could otherwise hold ("a" + "b.c", "a.b" + "c").
+	 */
+	if (n != strlen(tmpl) || memcmp(part, tmpl, n) != 0 ||
+	    memchr(part, '.', n) != NULL) {
+		char hex[PF_SHA256_HEX];
+
+		pf_sha256_hex(tmpl, strlen(tmpl), hex);
+		buf[o++] = '-';
+		memcpy(buf + o, hex, 8);
+		o += 8;
+	}
 	memcpy(buf + o, ext, extlen);
 	o += extlen;
 	buf[o] = '\0';
@@ -758,6 +809,15 @@ pf_outdir_clean_tmp(struct pf_outdir *od)
 struct pf_error *
 pf_outdir_open_current(struct pf_outdir *od)
 {
+	struct stat st;
+
+	/* OUT/latest is replaced when the run is done: find now what
+	 * would stop that. */
+	if (fstatat(od->rootfd, "latest", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISLNK(st.st_mode))
+		return pf_error_fmt(PF_EX_CANTCREAT, "%s/latest: not a "
+		    "symbolic link (profactory points it at the newest run; "
+		    "move it away)", od->root);
 	if (mkdirat(od->rootfd, "current", 0700) == -1 && errno != EEXIST)
 		return pf_error_errno(PF_EX_CANTCREAT, "%s/current", od->root);
 	if (od->curfd != -1)

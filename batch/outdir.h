@@ -112,7 +112,8 @@ struct pf_error *pf_outdir_sync(struct pf_outdir *od);
 /* Point OUT/latest at the current run, atomically. */
 struct pf_error *pf_outdir_set_latest(struct pf_outdir *od);
 
-/* Open OUT/current (0700, created if missing). */
+/* Open OUT/current (0700, created if missing); refuse an OUT/latest
+ * that is not a symbolic link. */
 struct pf_error *pf_outdir_open_current(struct pf_outdir *od);
 /*
  * Hard-link the file at path (relative to dirfd) into OUT/current/ as

@@ -138,6 +138,8 @@ struct run {
 	size_t *attr_order;		/* malloc'd: attribute columns by name */
 	size_t nattr;
 	char *tmpcsv;			/* malloc'd exported CSV, or NULL */
+	int tmpfd;			/* its unnamed file, if has_tmpfd */
+	int has_tmpfd;
 	int anon;			/* workers write unnamed files */
 	size_t ahead;			/* files a worker opens ahead */
 	int any_profiles;		/* the database holds profiles */
@@ -350,6 +352,33 @@ tmpl_get(struct run *r, const char *name, size_t len, struct tmpl_ent **out)
 	return NULL;
 }
 
+/* The templates --template names (";" between them) must all be usable:
+ * otherwise every row would fail the same way. */
+static struct pf_error *
+check_template_option(struct run *r)
+{
+	struct pf_error *err;
+	struct tmpl_ent *te;
+	const char *p, *s, *e, *end;
+
+	for (p = r->o->template_name; p != NULL; p = end ? end + 1 : NULL) {
+		end = strchr(p, ';');
+		e = end ? end : p + strlen(p);
+		for (s = p; s < e && (*s == ' ' || *s == '\t'); s++)
+			;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e == s)
+			continue;
+		if ((err = tmpl_get(r, s, (size_t)(e - s), &te)) != NULL)
+			return err;
+		if (te->problem != NULL)
+			return pf_error_fmt(PF_EX_DATAERR, "--template: %s",
+			    te->problem);
+	}
+	return NULL;
+}
+
 /* One (row, template) pair as the reader sees it. */
 struct pair {
 	struct tmpl_ent *te;		/* NULL if the name is unusable */
@@ -531,9 +560,10 @@ first_pass(struct run *r)
 			nproblems++;
 			if (shown++ >= MAX_PROBLEMS_SHOWN)
 				continue;
-			if ((err = pf_buf_printf(&msg, "%s%s:%ld: %s",
-			    msg.len ? "\n" : "", pf_csv_path(r->csv), row->line,
-			    pairs[i].problem)) != NULL)
+			if ((err = pf_buf_printf(&msg, "%s%s:%ld: ",
+			    msg.len ? "\n" : "", pf_csv_path(r->csv),
+			    row->line)) != NULL || (err = pf_buf_visible(&msg,
+			    pairs[i].problem, 0)) != NULL)
 				goto done;
 		}
 	}
@@ -1691,18 +1721,22 @@ export_users(struct run *r)
 	    dir && dir[0] ? dir : "/tmp");
 	if ((fd = mkstemp(path)) == -1)
 		return pf_error_errno(PF_EX_CANTCREAT, "%s", path);
-	if ((r->tmpcsv = pf_strdup(path)) == NULL) {
-		close(fd);
-		unlink(path);
+	/* Unnamed at once: a run killed now leaves nothing behind.  The
+	 * reader opens it again through /dev/fd. */
+	unlink(path);
+	r->tmpfd = fd;
+	r->has_tmpfd = 1;
+	snprintf(path, sizeof(path), "/dev/fd/%d", fd);
+	if ((r->tmpcsv = pf_strdup(path)) == NULL)
 		return pf_error_nomem();
-	}
-	if ((fp = fdopen(fd, "w")) == NULL) {
-		close(fd);
-		return pf_error_errno(PF_EX_IOERR, "%s", path);
+	if ((fd = dup(fd)) == -1 || (fp = fdopen(fd, "w")) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return pf_error_errno(PF_EX_IOERR, "exported users");
 	}
 	err = pf_store_export_users(r->db, export_row, export_row, fp);
 	if (fclose(fp) == EOF && err == NULL)
-		err = pf_error_errno(PF_EX_IOERR, "%s", path);
+		err = pf_error_errno(PF_EX_IOERR, "exported users");
 	return err;
 }
 
@@ -1876,7 +1910,8 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		    "\"template\" and no --template", csv_path);
 		goto done;
 	}
-	if ((err = attr_order(&r)) != NULL)
+	if ((err = attr_order(&r)) != NULL ||
+	    (err = check_template_option(&r)) != NULL)
 		goto done;
 	if ((err = first_pass(&r)) != NULL ||
 	    (err = keyset_reserve(&r.keys, (size_t)r.total)) != NULL)
@@ -1889,8 +1924,8 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		    NULL)
 			goto done;
 		if ((err = pf_outdir_drop_empty_runs(r.od, run_known,
-		    &r)) != NULL || (err = make_run_dir(&r)) != NULL ||
-		    (err = pf_outdir_open_current(r.od)) != NULL)
+		    &r)) != NULL || (err = pf_outdir_open_current(r.od)) !=
+		    NULL || (err = make_run_dir(&r)) != NULL)
 			goto done;
 		snprintf(r.rec->kind, sizeof(r.rec->kind), "%s",
 		    o->kind ? o->kind : "run");
@@ -2053,10 +2088,9 @@ done:
 	pf_csv_close(r.csv);
 	free(r.attr_order);
 	free(r.root);
-	if (r.tmpcsv != NULL) {
-		unlink(r.tmpcsv);
-		free(r.tmpcsv);
-	}
+	free(r.tmpcsv);
+	if (r.has_tmpfd)
+		close(r.tmpfd);
 	free(wa);
 	pf_db_unlock(lockfd);
 	pthread_mutex_destroy(&r.mu);

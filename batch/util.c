@@ -127,6 +127,41 @@ pf_buf_json_str(struct pf_buf *b, const char *s, size_t n)
 	return pf_buf_add(b, "\"", 1);
 }
 
+struct pf_error *
+pf_buf_visible(struct pf_buf *b, const char *s, int keep_nl)
+{
+	struct pf_error *err;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i, start = 0, skip;
+	char esc[8];
+
+	for (i = 0; p[i] != '\0'; i++) {
+		skip = 1;
+		if (p[i] == '\n' && keep_nl)
+			continue;
+		if (p[i] == '\n')
+			snprintf(esc, sizeof(esc), "\\n");
+		else if (p[i] == '\r')
+			snprintf(esc, sizeof(esc), "\\r");
+		else if (p[i] == '\t')
+			snprintf(esc, sizeof(esc), "\\t");
+		else if (p[i] < 0x20 || p[i] == 0x7f)
+			snprintf(esc, sizeof(esc), "\\x%02x", p[i]);
+		else if (p[i] == 0xc2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
+			/* a C1 control: some terminals obey U+009B */
+			snprintf(esc, sizeof(esc), "\\u%04x", p[i + 1]);
+			skip = 2;
+		} else
+			continue;
+		if ((err = pf_buf_add(b, s + start, i - start)) != NULL ||
+		    (err = pf_buf_addstr(b, esc)) != NULL)
+			return err;
+		i += skip - 1;
+		start = i + 1;
+	}
+	return pf_buf_add(b, s + start, i - start);
+}
+
 void
 pf_buf_reset(struct pf_buf *b)
 {

@@ -33,6 +33,10 @@ struct pf_error *pf_buf_printf(struct pf_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Append s as a JSON string literal, quotes included. */
 struct pf_error *pf_buf_json_str(struct pf_buf *b, const char *s, size_t n);
+/* Append s with control characters written out ("\\n", "\\x1b",
+ * "\\u009b"), so that data quoted in a message cannot start a line of its
+ * own or drive a terminal; line feeds are kept if keep_nl is set. */
+struct pf_error *pf_buf_visible(struct pf_buf *b, const char *s, int keep_nl);
 void pf_buf_reset(struct pf_buf *b);	/* len = 0, keeps memory */
 void pf_buf_free(struct pf_buf *b);	/* frees memory, zeroes the struct */
 /* Like pf_buf_free but wipes the bytes first (for secrets). */

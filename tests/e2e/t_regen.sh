@@ -109,6 +109,25 @@ sleep 0.3
 expect_status 75 "a held lock gives 75 at once" timeout 10 "$PF" run --csv users3.csv --out out $S
 expect_status 0 "--wait waits for the lock" timeout 30 "$PF" run --csv users3.csv --out out --wait $S
 wait $pl
+# The lock is the database's, whatever name leads to it.
+ln -s "$PROFACTORY_DB" "$T/alias.db"
+flock "$T/pf.db.lock" sleep 2 & pl=$!
+sleep 0.3
+expect_status 75 "a link to the database shares its lock" timeout 10 \
+    env PROFACTORY_DB="$T/alias.db" "$PF" run --csv users3.csv --out out $S
+wait $pl
+# A regenerate without --csv, killed: the users it exported leave nothing.
+mkdir "$T/tmpx"
+sed 's|<string>SCEP identity</string>|<string>SCEP identity 9</string>|' \
+    "$TOP/templates/scep.plist" > "$T/scep9.plist"
+"$PF" template add scep "$T/scep9.plist" >/dev/null
+TMPDIR="$T/tmpx" "$PF" regenerate --out outbig $S >/dev/null 2>&1 & pk=$!
+sleep 0.2
+kill -9 $pk 2>/dev/null
+wait $pk 2>/dev/null
+check "a killed regenerate leaves no copy of the users" \
+    [ -z "$(ls -A "$T/tmpx")" ]
+expect_status 0 "the regenerate after it" "$PF" regenerate --out outbig $S
 check "runs --json lists every run" python3 -c "
 import json, subprocess, sys
 runs = json.loads(subprocess.run(['$PF', 'runs', '--json'], capture_output=True, check=True).stdout)

@@ -85,6 +85,54 @@ check "failed rows are in the manifest" \
 check "the good row was issued" \
     [ "$(ls rows/latest/*.mobileconfig | wc -l)" = 1 ]
 
+# Control characters quoted from the CSV cannot start a line of their own.
+printf 'email,name,template\na@example.com,A,"sc\nprofactory: FAKE"\n"b\rx@example.com",B,scep\n"b\rx@example.com",B,scep\n' > ctl.csv
+expect_status 1 "rows with line breaks in their data" "$PF" run --csv ctl.csv \
+    --out ctl $(signer_args "$T/pki")
+check "no forged line on stderr" sh -c '! grep -q "^profactory: FAKE" "$0"' \
+    "$T/last.err"
+err_has "the line break is written out" 'template "sc\nprofactory: FAKE"'
+err_has "the carriage return is written out" 'duplicate key "b\rx@example.com"'
+
+# --template and --out are checked before anything is written.
+expect_status 65 "--template naming no template" "$PF" run --csv users.csv \
+    --template scpe --out typo $(signer_args "$T/pki")
+err_has "the error names it" 'template "scpe" not found'
+check "nothing written for an unknown --template" no_profiles typo
+expect_status 64 "--out empty" "$PF" run --csv users.csv --out '' \
+    $(signer_args "$T/pki")
+mkdir -p lat/latest
+expect_status 73 "OUT/latest that is a folder" "$PF" run --csv users.csv \
+    --out lat $(signer_args "$T/pki")
+err_has "the error names OUT/latest" "lat/latest: not a symbolic link"
+check "no run folder left behind" [ "$(ls lat)" = latest ]
+
+# Templates whose names differ only in case keep their own profile in
+# OUT/current/, through a reissue of one and the revocation of the other.
+"$PF" template add WiFi "$TOP/templates/scep.plist" >/dev/null &&
+    "$PF" template add wifi "$TOP/templates/scep.plist" >/dev/null ||
+    not_ok "templates WiFi and wifi"
+printf 'email,name,template\nc@example.com,C,WiFi;wifi\n' > case.csv
+expect_status 0 "run with WiFi and wifi" "$PF" run --csv case.csv --out case \
+    $(signer_args "$T/pki")
+check "two profiles in current/" [ "$(ls case/current | wc -l)" = 2 ]
+sed 's|<string>SCEP identity</string>|<string>SCEP identity 2</string>|' \
+    "$TOP/templates/scep.plist" > scep2.plist
+"$PF" template add wifi scep2.plist >/dev/null || not_ok "wifi version 2"
+expect_status 0 "wifi reissued, WiFi unchanged" "$PF" run --csv case.csv \
+    --out case $(signer_args "$T/pki")
+check "still two profiles in current/" [ "$(ls case/current | wc -l)" = 2 ]
+check "each is the newest of its template" sh -c '
+	for f in case/current/*; do
+		n=$(sqlite3 "$0" "SELECT count(*) FROM profiles p
+		    JOIN runs r ON r.id = p.run_id
+		    WHERE p.superseded_at IS NULL AND
+		    p.sha256 = '"'"'$(sha256sum "$f" | cut -d" " -f1)'"'"'")
+		[ "$n" = 1 ] || exit 1
+	done' "$T/pf.db"
+expect_status 0 "revoke WiFi" "$PF" revoke --user c@example.com --template WiFi
+check "wifi's profile stays in current/" [ "$(ls case/current | wc -l)" = 1 ]
+
 expect_status 0 "encrypted key with --key-pass env:" env PFPASS=demo-pass \
     "$PF" run --csv users.csv --out enc --signer-cert "$T/pki/signer.pem" \
     --signer-key "$T/pki/signer-enc.key" --chain "$T/pki/chain.pem" \

@@ -111,6 +111,63 @@ test_case_apart(void)
 	    "ana@example.com.scep.mobileconfig") == 0);
 }
 
+/* Templates that differ only in case or spelling get different names; a
+ * dot in a template cannot make (key, template) pairs meet. */
+static void
+test_template_apart(void)
+{
+	char a[PF_NAME_MAX + 1], hex[PF_SHA256_HEX], w[PF_NAME_MAX + 1];
+
+	snprintf(a, sizeof(a), "%s", safe("a@x.com", "WiFi"));
+	T_CHECK(strcmp(a, safe("a@x.com", "wifi")) != 0);
+	T_CHECK(strcmp(safe("a@x.com", "wifi"),
+	    "a@x.com.wifi.mobileconfig") == 0);
+	pf_sha256_hex("WiFi", 4, hex);
+	snprintf(w, sizeof(w), "a@x.com.wifi-%.8s.mobileconfig", hex);
+	T_CHECK(strcmp(a, w) == 0);
+	snprintf(a, sizeof(a), "%s", safe("wi fi", "x"));
+	T_CHECK(strcmp(safe("wi", "fi.x"), a) != 0);
+	snprintf(a, sizeof(a), "%s", safe("a", "b.c"));
+	T_CHECK(strcmp(safe("a.b", "c"), a) != 0);
+	T_CHECK(strcmp(safe("a.b", "c"), "a.b.c.mobileconfig") == 0);
+}
+
+/* Characters that are invisible or turn text around never reach a name:
+ * "ann\u202egifnoc.exe" would show as "annexe.config". */
+static void
+test_invisible(void)
+{
+	static const char *const keys[] = {
+		"ann\xe2\x80\xaegifnoc.exe@x.com",	/* U+202E */
+		"a\xe2\x80\x8b@x.com",		/* U+200B */
+		"a\xe2\x80\x8e@x.com",		/* U+200E */
+		"\xef\xbb\xbf" "a@x.com",		/* U+FEFF */
+		"a\xe2\x80\xa8@x.com",		/* U+2028 */
+		"a\xc2\x85@x.com",			/* U+0085 */
+		"a\xc2\xa0@x.com",			/* U+00A0 */
+		"a\xe2\x81\xa6@x.com",		/* U+2066 */
+		"a\xf3\xa0\x80\x81@x.com",		/* U+E0001 */
+	};
+	char s[PF_NAME_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(s, sizeof(s), "%s", safe(keys[i], "scep"));
+		T_CHECK(strstr(s, "\xe2\x80") == NULL &&
+		    strstr(s, "\xef\xbb\xbf") == NULL &&
+		    strstr(s, "\xc2") == NULL && strstr(s, "\xe2\x81") == NULL &&
+		    strstr(s, "\xf3") == NULL);
+		T_CHECK(strchr(s, '_') != NULL);
+		/* and the name is not that of the key without it */
+		T_CHECK(strcmp(s, safe("a@x.com", "scep")) != 0);
+	}
+	/* letters beyond ASCII stay */
+	T_CHECK(strcmp(safe("jos\xc3\xa9@x.com", "scep"),
+	    "jos\xc3\xa9@x.com.scep.mobileconfig") == 0);
+	T_CHECK(strcmp(safe("\xe5\xb1\xb1\xe7\x94\xb0@x.com", "scep"),
+	    "\xe5\xb1\xb1\xe7\x94\xb0@x.com.scep.mobileconfig") == 0);
+}
+
 static void
 test_long_key(void)
 {
@@ -434,6 +491,8 @@ main(void)
 	T_RUN(test_hostile_keys);
 	T_RUN(test_formula_keys);
 	T_RUN(test_case_apart);
+	T_RUN(test_template_apart);
+	T_RUN(test_invisible);
 	T_RUN(test_long_key);
 	T_RUN(test_by_user_paths);
 	T_RUN(test_by_user_long);
