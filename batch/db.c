@@ -58,6 +58,23 @@ pf_db_exec(struct pf_db *db, const char *sql)
 }
 
 struct pf_error *
+pf_db_data_version(struct pf_db *db, long long *v)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+
+	*v = 0;
+	if ((err = pf_db_prepare(db, &st, "PRAGMA data_version")) != NULL)
+		return err;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*v = sqlite3_column_int64(st, 0);
+	else
+		err = pf_db_error(db, "read data_version");
+	sqlite3_finalize(st);
+	return err;
+}
+
+struct pf_error *
 pf_db_begin(struct pf_db *db)
 {
 	if (sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=

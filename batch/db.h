@@ -46,6 +46,8 @@ int pf_db_schema_version(void);
 struct pf_error *pf_db_error(struct pf_db *db, const char *what);
 
 struct pf_error *pf_db_exec(struct pf_db *db, const char *sql);
+/* PRAGMA data_version: changes when another connection commits. */
+struct pf_error *pf_db_data_version(struct pf_db *db, long long *v);
 struct pf_error *pf_db_begin(struct pf_db *db);		/* BEGIN IMMEDIATE */
 struct pf_error *pf_db_commit(struct pf_db *db);
 void pf_db_rollback(struct pf_db *db);		/* best effort, no error */

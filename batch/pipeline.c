@@ -137,6 +137,10 @@ struct run {
 	char *root;			/* malloc'd absolute output root */
 	size_t *attr_order;		/* malloc'd: attribute columns by name */
 	size_t nattr;
+	long long dv0;			/* the writer's data_version before
+					 * the workers' first look-up */
+	int others_wrote;		/* it changed: another connection
+					 * (revoke, verify-csr) committed */
 	char *tmpcsv;			/* malloc'd exported CSV, or NULL */
 	int tmpfd;			/* its unnamed file, if has_tmpfd */
 	int has_tmpfd;
@@ -1118,6 +1122,34 @@ cur_relpath(const struct pf_current *c, char *buf, size_t len)
 
 /* The manifest row and the record of one finished job (inside the batch
  * transaction). */
+static void unwrite(struct run *, struct job *);
+
+/*
+ * Was the job's current profile revoked (`profactory revoke`) after the
+ * job was decided?  Its decision came from a snapshot of the database;
+ * the check runs in the transaction that records it.  A revocation stays,
+ * so such a job is not issued again, and its unchanged profile leaves
+ * OUT/current/.
+ */
+static struct pf_error *
+revoked_meanwhile(struct run *r, struct job *j)
+{
+	struct pf_error *err;
+	int revoked;
+
+	if (!r->others_wrote || r->o->dry_run || j->cur == NULL ||
+	    j->cur->c.challenge_id == 0 ||
+	    (j->action != ACT_ISSUE && j->action != ACT_UNCHANGED))
+		return NULL;
+	if ((err = pf_store_revoked_since(r->sw, j->cur->c.challenge_id,
+	    r->now, &revoked)) != NULL || !revoked)
+		return err;
+	if (j->action == ACT_ISSUE)
+		unwrite(r, j);
+	j->action = ACT_REVOKED;
+	return NULL;
+}
+
 static struct pf_error *
 record(struct run *r, struct job *j, struct pf_manifest_row *mr)
 {
@@ -1129,6 +1161,8 @@ record(struct run *r, struct job *j, struct pf_manifest_row *mr)
 	if (!r->o->dry_run && r->o->prune && j->user != NULL &&
 	    j->user[0] != '\0' && (err = pf_store_seen(r->sw, j->user)) !=
 	    NULL)
+		return err;
+	if ((err = revoked_meanwhile(r, j)) != NULL)
 		return err;
 	switch (j->action) {
 	case ACT_FAIL:
@@ -1221,6 +1255,39 @@ publish(struct run *r, struct job *j)
 	return NULL;
 }
 
+static void
+current_remove(void *arg, const char *out_dir, const char *file)
+{
+	(void)arg;
+	pf_current_remove(out_dir, file);
+}
+
+static struct pf_error *
+unpublish_user(void *arg, const char *key, const char *tmpl)
+{
+	struct run *r = arg;
+
+	return pf_store_current_files(r->db, key, tmpl, current_remove, NULL);
+}
+
+/*
+ * Once the publisher is done: users revoked while the run went on leave
+ * OUT/current/.  `revoke` removes their links itself, but the publisher
+ * may have linked a profile again after that.
+ */
+static struct pf_error *
+unpublish_revoked(struct run *r)
+{
+	struct pf_error *err;
+	long long dv;
+
+	if ((err = pf_db_data_version(r->db, &dv)) != NULL)
+		return err;
+	if (dv == r->dv0 && !r->others_wrote)
+		return NULL;
+	return pf_store_revocations_since(r->db, r->now, unpublish_user, r);
+}
+
 /* Remove what a job that was not recorded wrote. */
 static void
 unwrite(struct run *r, struct job *j)
@@ -1310,9 +1377,16 @@ settle(struct run *r, size_t *nb)
 		return pf_error_fmt(PF_EX_IOERR, "%s/%s: not synced",
 		    r->od->root, r->od->run);
 	if (!r->o->dry_run) {
+		long long dv;
+
 		if ((err = pf_db_begin(r->db)) != NULL)
 			return err;
 		intx = 1;
+		if (!r->others_wrote) {
+			if ((err = pf_db_data_version(r->db, &dv)) != NULL)
+				goto done;
+			r->others_wrote = dv != r->dv0;
+		}
 	}
 	for (*nb = 0; *nb < k; (*nb)++) {
 		b = &r->pend[(r->pend_head + *nb) % PEND_SLOTS];
@@ -1946,7 +2020,8 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 			goto done;
 		pf_outdir_path(r.od, NULL, res->dir, sizeof(res->dir));
 		if ((err = pf_manifest_open(&r.man, r.od)) != NULL ||
-		    (err = pf_store_writer_new(&r.sw, db)) != NULL)
+		    (err = pf_store_writer_new(&r.sw, db)) != NULL ||
+		    (err = pf_db_data_version(db, &r.dv0)) != NULL)
 			goto done;
 	} else
 		snprintf(r.rec->name, sizeof(r.rec->name), "dry-run");
@@ -2017,6 +2092,8 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	err = r.fatal;
 	r.fatal = NULL;
 	if (err != NULL)
+		goto done;
+	if (!o->dry_run && (err = unpublish_revoked(&r)) != NULL)
 		goto done;
 	if (o->prune && !o->dry_run &&
 	    (err = pf_store_prune(r.sw, r.now, prune_one, &r)) != NULL)

@@ -410,7 +410,7 @@ pf_store_run_has_file(struct pf_db *db, long long run_id, const char *file,
 }
 
 enum { W_USER_FIND, W_USER, W_USER_UPDATE, W_PROFILE, W_CHALLENGE,
-    W_SUPERSEDE_C, W_SUPERSEDE_P, W_FAILURE, W_SEEN, W_N };
+    W_SUPERSEDE_C, W_SUPERSEDE_P, W_FAILURE, W_SEEN, W_REVOKED, W_N };
 
 /*
  * The writer's statements run inside the batch transaction, and any error
@@ -446,6 +446,8 @@ static const char *const writer_sql[W_N] = {
 	[W_FAILURE] = "INSERT OR ROLLBACK INTO failures (run_id, line, "
 	    "user_key, template, error) VALUES (?, ?, ?, ?, ?)",
 	[W_SEEN] = "INSERT OR IGNORE INTO temp.pf_seen (key) VALUES (?)",
+	[W_REVOKED] = "SELECT 1 FROM challenges WHERE id = ?1 AND "
+	    "revoke_reason = 'revoked' AND revoked_at >= ?2",
 };
 
 #define BIND_ROWS	4	/* bindings inserted by one statement */
@@ -680,6 +682,48 @@ pf_store_seen(struct pf_store_writer *w, const char *key)
 {
 	sqlite3_bind_text(w->st[W_SEEN], 1, key, -1, SQLITE_STATIC);
 	return pf_db_step_done(w->db, w->st[W_SEEN], "record key");
+}
+
+struct pf_error *
+pf_store_revoked_since(struct pf_store_writer *w, long long challenge_id,
+    time_t since, int *revoked)
+{
+	sqlite3_stmt *st = w->st[W_REVOKED];
+	struct pf_error *err = NULL;
+	int rc;
+
+	sqlite3_bind_int64(st, 1, challenge_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)since);
+	rc = sqlite3_step(st);
+	*revoked = rc == SQLITE_ROW;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = pf_db_error(w->db, "read challenges");
+	sqlite3_reset(st);
+	return err;
+}
+
+struct pf_error *
+pf_store_revocations_since(struct pf_db *db, time_t since,
+    struct pf_error *(*fn)(void *, const char *, const char *), void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+	int rc;
+
+	if ((err = pf_db_prepare(db, &st, "SELECT DISTINCT u.key, t.name "
+	    "FROM challenges c JOIN users u ON u.id = c.user_id JOIN "
+	    "templates t ON t.id = c.template_id WHERE c.revoke_reason = "
+	    "'revoked' AND c.revoked_at >= ?1")) != NULL)
+		return err;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)since);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((err = fn(arg, (const char *)sqlite3_column_text(st, 0),
+		    (const char *)sqlite3_column_text(st, 1))) != NULL)
+			break;
+	if (err == NULL && rc != SQLITE_DONE)
+		err = pf_db_error(db, "read revocations");
+	sqlite3_finalize(st);
+	return err;
 }
 
 void

@@ -159,6 +159,35 @@ check "the recorded runs stay" test -s "outk/$kr/manifest.csv"
 
 # The run's writer leaves per-row reference checks to itself: after all
 # these runs, reissues, revocations and prunes, every reference holds.
+# revoke while a run is reissuing everybody: the user stays revoked, with
+# no challenge left to enrol with and no link in OUT/current/, whenever
+# the revocation lands (a run decides from a snapshot of the database).
+python3 -c '
+print("email,name,template")
+for i in range(5000): print(f"r{i}@example.com,R{i},scep")' > race.csv
+"$PF" run --csv race.csv --out outr $S >/dev/null 2>&1
+sed 's/,R/,Rn/' race.csv > race2.csv
+before=$(ls outr)
+"$PF" run --csv race2.csv --out outr $S >/dev/null 2>&1 & pr=$!
+for i in $(seq 200); do
+	nr=$(ls outr | grep -vxF -e current -e latest $(printf -- '-e %s ' $before))
+	[ -n "$nr" ] && [ -n "$(ls "outr/$nr" 2>/dev/null | head -1)" ] && break
+	sleep 0.05
+done
+"$PF" revoke --user r4990@example.com >/dev/null
+wait $pr
+check "the run with a revocation in its middle succeeds" [ $? = 0 ]
+check "the revoked user has no live challenge" [ "$(sqlite3 "$PROFACTORY_DB" \
+    "SELECT count(*) FROM challenges c JOIN users u ON u.id = c.user_id
+    WHERE u.key = 'r4990@example.com' AND c.revoked_at IS NULL")" = 0 ]
+check "nor a profile in OUT/current/" \
+    [ ! -e outr/current/r4990@example.com.scep.mobileconfig ]
+check "the others were reissued" [ "$(ls outr/current | wc -l)" = 4999 ]
+check "every profile in the run folder is recorded" [ \
+    "$(ls "outr/$(readlink outr/latest)" | grep -c '\.mobileconfig$')" = \
+    "$(sqlite3 "$PROFACTORY_DB" "SELECT count(*) FROM profiles p JOIN runs r
+    ON r.id = p.run_id WHERE r.name = '$(readlink outr/latest)'")" ]
+
 check "sqlite3: PRAGMA foreign_key_check finds nothing" \
     [ -z "$(sqlite3 "$PROFACTORY_DB" 'PRAGMA foreign_key_check')" ]
 check "sqlite3: PRAGMA integrity_check is ok" \
