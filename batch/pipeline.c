@@ -89,6 +89,8 @@ struct job {
 					 * the strings */
 	char *error;			/* malloc'd: the row failed */
 	int action;			/* ACT_* */
+	int renew_only;			/* ACT_ISSUE only because its
+					 * challenge was expiring */
 	char *attrs;			/* malloc'd canonical JSON of the row */
 	char attrs_sha[PF_SHA256_HEX];
 	struct cur *cur;		/* malloc'd: the current profile, or
@@ -636,11 +638,13 @@ decide(struct run *r, struct job *j)
 	if (c->template_id != j->te->rec.id ||
 	    strcmp(c->attrs_sha256, j->attrs_sha) != 0 ||
 	    c->revoked[0] != '\0' ||
-	    strcmp(c->out_dir, r->root) != 0 ||
-	    (c->challenge_id != 0 && !c->used &&
-	    c->expires - r->now <= r->o->renew_before))
+	    strcmp(c->out_dir, r->root) != 0)
 		j->action = ACT_ISSUE;
-	else
+	else if (c->challenge_id != 0 && !c->used &&
+	    c->expires - r->now <= r->o->renew_before) {
+		j->action = ACT_ISSUE;
+		j->renew_only = 1;
+	} else
 		j->action = ACT_CHECK;
 }
 
@@ -1125,28 +1129,36 @@ cur_relpath(const struct pf_current *c, char *buf, size_t len)
 static void unwrite(struct run *, struct job *);
 
 /*
- * Was the job's current profile revoked (`profactory revoke`) after the
- * job was decided?  Its decision came from a snapshot of the database;
- * the check runs in the transaction that records it.  A revocation stays,
- * so such a job is not issued again, and its unchanged profile leaves
- * OUT/current/.
+ * Did the job's current challenge change after the job was decided?  Its
+ * decision came from a snapshot of the database; the check runs in the
+ * transaction that records it.  Revoked (`profactory revoke`): that
+ * stays, so the job is not issued again, and its unchanged profile leaves
+ * OUT/current/.  Used (verify-csr approved it) when the job was to renew
+ * it only because it was expiring: a used challenge is not renewed (the
+ * device has enrolled, and a retry of its request must still pass), so
+ * the profile stays as it was.
  */
 static struct pf_error *
-revoked_meanwhile(struct run *r, struct job *j)
+changed_meanwhile(struct run *r, struct job *j)
 {
 	struct pf_error *err;
-	int revoked;
+	int revoked, used;
 
 	if (!r->others_wrote || r->o->dry_run || j->cur == NULL ||
 	    j->cur->c.challenge_id == 0 ||
 	    (j->action != ACT_ISSUE && j->action != ACT_UNCHANGED))
 		return NULL;
-	if ((err = pf_store_revoked_since(r->sw, j->cur->c.challenge_id,
-	    r->now, &revoked)) != NULL || !revoked)
+	if ((err = pf_store_challenge_now(r->sw, j->cur->c.challenge_id,
+	    r->now, &revoked, &used)) != NULL)
 		return err;
-	if (j->action == ACT_ISSUE)
+	if (revoked) {
+		if (j->action == ACT_ISSUE)
+			unwrite(r, j);
+		j->action = ACT_REVOKED;
+	} else if (used && j->action == ACT_ISSUE && j->renew_only) {
 		unwrite(r, j);
-	j->action = ACT_REVOKED;
+		j->action = ACT_UNCHANGED;
+	}
 	return NULL;
 }
 
@@ -1162,7 +1174,7 @@ record(struct run *r, struct job *j, struct pf_manifest_row *mr)
 	    j->user[0] != '\0' && (err = pf_store_seen(r->sw, j->user)) !=
 	    NULL)
 		return err;
-	if ((err = revoked_meanwhile(r, j)) != NULL)
+	if ((err = changed_meanwhile(r, j)) != NULL)
 		return err;
 	switch (j->action) {
 	case ACT_FAIL:
@@ -1246,8 +1258,10 @@ publish(struct run *r, struct job *j)
 	case ACT_UNCHANGED:
 		snprintf(path, sizeof(path), "%s/%s/%s", j->cur->c.out_dir,
 		    j->cur->c.run, j->cur->c.file);
+		/* (not checked when it was to be renewed, see
+		 * changed_meanwhile()) */
 		return pf_outdir_publish(r->od, AT_FDCWD, path,
-		    j->cur->c.file, 1, &j->cur->st);
+		    j->cur->c.file, 1, j->renew_only ? NULL : &j->cur->st);
 	case ACT_REVOKED:
 		pf_outdir_unpublish(r->od, j->cur->c.file);
 		break;

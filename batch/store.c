@@ -446,8 +446,8 @@ static const char *const writer_sql[W_N] = {
 	[W_FAILURE] = "INSERT OR ROLLBACK INTO failures (run_id, line, "
 	    "user_key, template, error) VALUES (?, ?, ?, ?, ?)",
 	[W_SEEN] = "INSERT OR IGNORE INTO temp.pf_seen (key) VALUES (?)",
-	[W_REVOKED] = "SELECT 1 FROM challenges WHERE id = ?1 AND "
-	    "revoke_reason = 'revoked' AND revoked_at >= ?2",
+	[W_REVOKED] = "SELECT revoke_reason IS 'revoked' AND revoked_at >= "
+	    "?2, used_at IS NOT NULL FROM challenges WHERE id = ?1",
 };
 
 #define BIND_ROWS	4	/* bindings inserted by one statement */
@@ -685,8 +685,8 @@ pf_store_seen(struct pf_store_writer *w, const char *key)
 }
 
 struct pf_error *
-pf_store_revoked_since(struct pf_store_writer *w, long long challenge_id,
-    time_t since, int *revoked)
+pf_store_challenge_now(struct pf_store_writer *w, long long challenge_id,
+    time_t since, int *revoked, int *used)
 {
 	sqlite3_stmt *st = w->st[W_REVOKED];
 	struct pf_error *err = NULL;
@@ -695,7 +695,8 @@ pf_store_revoked_since(struct pf_store_writer *w, long long challenge_id,
 	sqlite3_bind_int64(st, 1, challenge_id);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)since);
 	rc = sqlite3_step(st);
-	*revoked = rc == SQLITE_ROW;
+	*revoked = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+	*used = rc == SQLITE_ROW && sqlite3_column_int(st, 1) != 0;
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		err = pf_db_error(w->db, "read challenges");
 	sqlite3_reset(st);

@@ -157,11 +157,11 @@ struct pf_error *pf_store_current(struct pf_store_lookup *l, const char *key,
  * the writer's connection. */
 struct pf_error *pf_store_seen(struct pf_store_writer *w, const char *key);
 
-/* *revoked = 1 if `revoke` has revoked the challenge since the time
- * since (inside the writer's transaction: what it records next sees the
- * same). */
-struct pf_error *pf_store_revoked_since(struct pf_store_writer *w,
-    long long challenge_id, time_t since, int *revoked);
+/* The challenge as it is now, inside the writer's transaction (what it
+ * records next sees the same): *revoked = 1 if `revoke` revoked it since
+ * the time since, *used = 1 if verify-csr approved it. */
+struct pf_error *pf_store_challenge_now(struct pf_store_writer *w,
+    long long challenge_id, time_t since, int *revoked, int *used);
 /* fn(arg, key, template) for every (user, template) whose challenge
  * `revoke` revoked since the time since. */
 struct pf_error *pf_store_revocations_since(struct pf_db *db, time_t since,

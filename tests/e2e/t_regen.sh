@@ -188,6 +188,38 @@ check "every profile in the run folder is recorded" [ \
     "$(sqlite3 "$PROFACTORY_DB" "SELECT count(*) FROM profiles p JOIN runs r
     ON r.id = p.run_id WHERE r.name = '$(readlink outr/latest)'")" ]
 
+# verify-csr approves an expiring challenge while a regenerate is renewing
+# it: a used challenge is not renewed, so the enrolment stands (its retry
+# still passes) and the profile stays as it was.
+python3 -c '
+print("email,name,template")
+for i in range(5000): print(f"e{i}@example.com,E{i},scep")' > exp.csv
+"$PF" run --csv exp.csv --out outx --ttl 1h $S >/dev/null 2>&1
+ce=$(scep_field "outx/$(readlink outx/latest)" e4990@example.com scep Challenge)
+mkreq e4990 "$ce" "O=Example Inc./CN=E4990" "email:e4990@example.com"
+before=$(ls outx)
+"$PF" regenerate --csv exp.csv --out outx --renew-before 2h $S \
+    >/dev/null 2>&1 & pr=$!
+for i in $(seq 200); do
+	nr=$(ls outx | grep -vxF -e current -e latest $(printf -- '-e %s ' $before))
+	[ -n "$nr" ] && [ -n "$(ls "outx/$nr" 2>/dev/null | head -1)" ] && break
+	sleep 0.05
+done
+"$PF" verify-csr <"$T/e4990.der" >/dev/null 2>&1; vs=$?
+wait $pr
+check "the renewing regenerate succeeds" [ $? = 0 ]
+reason=$(sqlite3 "$PROFACTORY_DB" "SELECT ifnull(c.revoke_reason, '-')
+    FROM challenges c JOIN users u ON u.id = c.user_id
+    WHERE u.key = 'e4990@example.com' AND c.used_at IS NOT NULL")
+check "a challenge used meanwhile is not superseded" \
+    sh -c '[ "$0" != 0 ] || [ "$1" = - ]' "$vs" "$reason"
+check "the retry of the approved request still passes" \
+    sh -c '[ "$0" != 0 ] || "$1" verify-csr <"$2" >/dev/null 2>&1' \
+    "$vs" "$PF" "$T/e4990.der"
+check "the others were renewed" [ "$(sqlite3 "$PROFACTORY_DB" "SELECT
+    count(*) FROM challenges c JOIN users u ON u.id = c.user_id
+    WHERE u.key LIKE 'e%' AND c.revoke_reason = 'superseded'")" -ge 4999 ]
+
 check "sqlite3: PRAGMA foreign_key_check finds nothing" \
     [ -z "$(sqlite3 "$PROFACTORY_DB" 'PRAGMA foreign_key_check')" ]
 check "sqlite3: PRAGMA integrity_check is ok" \
