@@ -15,6 +15,7 @@
  *   5. wiring and {{challenge}} placement.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,7 +38,7 @@
 
 /*
  * Schema facts, from Apple's device-management schema (TopLevel,
- * CommonPayloadKeys, com.apple.security.scep/root/pkcs1/pem,
+ * CommonPayloadKeys, com.apple.security.scep/acme/root/pkcs1/pem/pkcs12,
  * com.apple.wifi.managed, com.apple.vpn.managed).
  */
 enum vtype {
@@ -81,7 +82,6 @@ struct kspec {
 #define B(k)		{ .key = (k), .type = V_BOOL }
 #define D(k)		{ .key = (k), .type = V_DATA }
 #define DICT(k, t)	{ .key = (k), .type = V_DICT, .sub = (t) }
-#define ODICT(k)	{ .key = (k), .type = V_DICT, .flags = F_OPEN }
 #define ARR(k, e)	{ .key = (k), .type = V_ARRAY, .each = (e) }
 #define END		{ .key = NULL }
 
@@ -137,9 +137,6 @@ static const char *const strs_intalg[] = {
 };
 
 static const struct kspec spec_string = { .key = "item", .type = V_STRING };
-static const struct kspec spec_odict = {
-	.key = "item", .type = V_DICT, .flags = F_OPEN
-};
 
 static const struct kspec spec_top[] = {
 	SR("PayloadIdentifier"),
@@ -298,10 +295,26 @@ static const struct kspec spec_wifi[] = {
 	END
 };
 
+static const char *const strs_domainaction[] = {
+	"ConnectIfNeeded", "NeverConnect", NULL
+};
+static const struct kspec spec_actionparam[] = {
+	{ .key = "Domains", .type = V_ARRAY, .flags = F_REQ,
+	  .each = &spec_string },
+	{ .key = "DomainAction", .type = V_STRING, .flags = F_REQ,
+	  .strs = strs_domainaction },
+	ARR("RequiredDNSServers", &spec_string),
+	S("RequiredURLStringProbe"),
+	END
+};
+static const struct kspec spec_actionparam_item = {
+	.key = "item", .type = V_DICT, .sub = spec_actionparam
+};
+
 static const struct kspec spec_ondemand[] = {
 	{ .key = "Action", .type = V_STRING, .flags = F_REQ,
 	  .strs = strs_action },
-	ARR("ActionParameters", &spec_odict),
+	ARR("ActionParameters", &spec_actionparam_item),
 	ARR("DNSDomainMatch", &spec_string),
 	ARR("DNSServerAddressMatch", &spec_string),
 	SE("InterfaceTypeMatch", strs_iface),
@@ -370,21 +383,262 @@ static const struct kspec spec_ikev2[] = {
 	END
 };
 
+static const char *const strs_vpnauth[] = {
+	"Password", "Certificate", "Password+Certificate", NULL
+};
+static const char *const strs_ipsecauth[] = {
+	"SharedSecret", "Certificate", NULL
+};
+static const char *const strs_prompt[] = { "Prompt", NULL };
+static const char *const strs_keyid[] = { "KeyID", NULL };
+static const char *const strs_eapplugin[] = {
+	"EAP-RSA", "EAP-TLS", "EAP-KRB", NULL
+};
+static const char *const strs_eaponly[] = { "EAP", NULL };
+static const char *const strs_dnsproto[] = {
+	"Cleartext", "HTTPS", "TLS", NULL
+};
+static const char *const strs_ikev2only[] = { "IKEv2", NULL };
+static const char *const strs_aoiface[] = { "Cellular", "WiFi", NULL };
+static const char *const strs_aoservice[] = {
+	"VoiceMail", "AirPrint", "CellularServices", "DeviceCommunication", NULL
+};
+static const char *const strs_aoaction[] = { "Allow", "Drop", NULL };
+static const char *const strs_udp[] = { "UDP", NULL };
+
+static const struct kspec spec_eapplugin = {
+	.key = "item", .type = V_STRING, .strs = strs_eapplugin
+};
+static const struct kspec spec_eaponly = {
+	.key = "item", .type = V_STRING, .strs = strs_eaponly
+};
+static const struct kspec spec_aoiface = {
+	.key = "item", .type = V_STRING, .strs = strs_aoiface
+};
+static const struct kspec spec_udp = {
+	.key = "item", .type = V_STRING, .strs = strs_udp
+};
+
+/* VendorConfig is the vendor's: known keys checked, others allowed. */
+static const struct kspec spec_vendor[] = {
+	S("Realm"),
+	S("Role"),
+	S("Group"),
+	S("LoginGroupOrDomain"),
+	END
+};
+
+static const struct kspec spec_vpn_vpn[] = {
+	SE("AuthenticationMethod", strs_vpnauth),
+	S("PayloadCertificateUUID"),
+	S("Password"),
+	S("ProviderBundleIdentifier"),
+	S("ProviderDesignatedRequirement"),
+	IE("DisconnectOnIdle", ints_bit),
+	I("DisconnectOnIdleTimer"),
+	SE("ProviderType", strs_provider),
+	IE("IncludeAllNetworks", ints_bit),
+	IE("EnforceRoutes", ints_bit),
+	IE("ExcludeLocalNetworks", ints_bit),
+	IE("ExcludeCellularServices", ints_bit),
+	IE("ExcludeAPNs", ints_bit),
+	IE("ExcludeDeviceCommunication", ints_bit),
+	IE("OnDemandEnabled", ints_bit),
+	IE("OnDemandUserOverrideDisabled", ints_bit),
+	ARR("OnDemandMatchDomainsAlways", &spec_string),
+	ARR("OnDemandMatchDomainsNever", &spec_string),
+	ARR("OnDemandMatchDomainsOnRetry", &spec_string),
+	ARR("OnDemandRules", &spec_ondemand_rule),
+	END
+};
+
+static const struct kspec spec_ipv4[] = {
+	IE("OverridePrimary", ints_bit),
+	END
+};
+
+static const struct kspec spec_ppp[] = {
+	S("AuthName"),
+	S("AuthPassword"),
+	IE("TokenCard", ints_bit),
+	S("CommRemoteAddress"),
+	ARR("AuthEAPPlugins", &spec_eapplugin),
+	ARR("AuthProtocol", &spec_eaponly),
+	IE("CCPMPPE40Enabled", ints_bit),
+	IE("CCPMPPE128Enabled", ints_bit),
+	IE("CCPEnabled", ints_bit),
+	IE("DisconnectOnIdle", ints_bit),
+	I("DisconnectOnIdleTimer"),
+	END
+};
+
+static const struct kspec spec_ipsec[] = {
+	S("RemoteAddress"),
+	SE("AuthenticationMethod", strs_ipsecauth),
+	S("XAuthName"),
+	S("XAuthPassword"),
+	IE("XAuthEnabled", ints_bit),
+	SE("XAuthPasswordEncryption", strs_prompt),
+	S("LocalIdentifier"),
+	SE("LocalIdentifierType", strs_keyid),
+	D("SharedSecret"),
+	S("PayloadCertificateUUID"),
+	B("PromptForVPNPIN"),
+	IE("DisconnectOnIdle", ints_bit),
+	I("DisconnectOnIdleTimer"),
+	IE("OnDemandEnabled", ints_bit),
+	ARR("OnDemandMatchDomainsAlways", &spec_string),
+	ARR("OnDemandMatchDomainsNever", &spec_string),
+	ARR("OnDemandMatchDomainsOnRetry", &spec_string),
+	ARR("OnDemandRules", &spec_ondemand_rule),
+	END
+};
+
+static const struct kspec spec_dns[] = {
+	{ .key = "DNSProtocol", .type = V_STRING, .flags = F_REQ,
+	  .strs = strs_dnsproto },
+	S("ServerURL"),
+	S("ServerName"),
+	{ .key = "ServerAddresses", .type = V_ARRAY, .flags = F_REQ,
+	  .each = &spec_string },
+	ARR("SearchDomains", &spec_string),
+	S("DomainName"),
+	ARR("SupplementalMatchDomains", &spec_string),
+	IE("SupplementalMatchDomainsNoSearch", ints_bit),
+	S("PayloadCertificateUUID"),
+	END
+};
+
+static const struct kspec spec_proxies[] = {
+	IE("ProxyAutoConfigEnable", ints_bit),
+	IE("ProxyAutoDiscoveryEnable", ints_bit),
+	S("ProxyAutoConfigURLString"),
+	ARR("SupplementalMatchDomains", &spec_string),
+	IE("HTTPEnable", ints_bit),
+	S("HTTPProxy"),
+	I("HTTPPort"),
+	S("HTTPProxyUsername"),
+	S("HTTPProxyPassword"),
+	IE("HTTPSEnable", ints_bit),
+	S("HTTPSProxy"),
+	I("HTTPSPort"),
+	END
+};
+
+static const struct kspec spec_tunnel[] = {
+	{ .key = "ProtocolType", .type = V_STRING, .flags = F_REQ,
+	  .strs = strs_ikev2only },
+	ARR("Interfaces", &spec_aoiface),
+	END
+};
+static const struct kspec spec_tunnel_item = {
+	.key = "item", .type = V_DICT, .sub = spec_tunnel
+};
+static const struct kspec spec_svcexc[] = {
+	{ .key = "ServiceName", .type = V_STRING, .flags = F_REQ,
+	  .strs = strs_aoservice },
+	{ .key = "Action", .type = V_STRING, .flags = F_REQ,
+	  .strs = strs_aoaction },
+	END
+};
+static const struct kspec spec_svcexc_item = {
+	.key = "item", .type = V_DICT, .sub = spec_svcexc
+};
+static const struct kspec spec_appexc[] = {
+	SR("BundleIdentifier"),
+	ARR("LimitToProtocols", &spec_udp),
+	END
+};
+static const struct kspec spec_appexc_item = {
+	.key = "item", .type = V_DICT, .sub = spec_appexc
+};
+static const struct kspec spec_bundle[] = {
+	SR("BundleIdentifier"),
+	END
+};
+static const struct kspec spec_bundle_item = {
+	.key = "item", .type = V_DICT, .sub = spec_bundle
+};
+
+static const struct kspec spec_alwayson[] = {
+	IE("UIToggleEnabled", ints_bit),
+	{ .key = "TunnelConfigurations", .type = V_ARRAY, .flags = F_REQ,
+	  .each = &spec_tunnel_item },
+	ARR("ServiceExceptions", &spec_svcexc_item),
+	ARR("ApplicationExceptions", &spec_appexc_item),
+	IE("AllowCaptiveWebSheet", ints_bit),
+	IE("AllowAllCaptiveNetworkPlugins", ints_bit),
+	ARR("AllowedCaptiveNetworkPlugins", &spec_bundle_item),
+	END
+};
+
+static const struct kspec spec_tproxy[] = {
+	SE("AuthenticationMethod", strs_vpnauth),
+	IE("DisconnectOnIdle", ints_bit),
+	I("DisconnectOnIdleTimer"),
+	IE("EnforceRoutes", ints_bit),
+	IE("OnDemandEnabled", ints_bit),
+	ARR("OnDemandRules", &spec_ondemand_rule),
+	S("PayloadCertificateUUID"),
+	S("Password"),
+	S("ProviderBundleIdentifier"),
+	S("ProviderDesignatedRequirement"),
+	SE("ProviderType", strs_provider),
+	I("Order"),
+	END
+};
+
 static const struct kspec spec_vpn[] = {
 	{ .key = "VPNType", .type = V_STRING, .flags = F_REQ,
 	  .strs = strs_vpntype },
 	S("VPNSubType"),
 	SR("UserDefinedName"),
-	ODICT("VendorConfig"),
-	ODICT("VPN"),
-	ODICT("IPv4"),
-	ODICT("PPP"),
-	ODICT("IPSec"),
+	{ .key = "VendorConfig", .type = V_DICT, .flags = F_OPEN,
+	  .sub = spec_vendor },
+	DICT("VPN", spec_vpn_vpn),
+	DICT("IPv4", spec_ipv4),
+	DICT("PPP", spec_ppp),
+	DICT("IPSec", spec_ipsec),
 	DICT("IKEv2", spec_ikev2),
-	ODICT("DNS"),
-	ODICT("Proxies"),
-	ODICT("AlwaysOn"),
-	ODICT("TransparentProxy"),
+	DICT("DNS", spec_dns),
+	DICT("Proxies", spec_proxies),
+	DICT("AlwaysOn", spec_alwayson),
+	DICT("TransparentProxy", spec_tproxy),
+	END
+};
+
+static const char *const strs_acmekey[] = { "RSA", "ECSECPrimeRandom", NULL };
+
+static const struct kspec spec_acme_san[] = {
+	S("rfc822Name"),
+	S("dNSName"),
+	S("uniformResourceIdentifier"),
+	S("ntPrincipalName"),
+	END
+};
+
+static const struct kspec spec_acme[] = {
+	SR("DirectoryURL"),
+	SR("ClientIdentifier"),
+	{ .key = "KeySize", .type = V_INT, .flags = F_REQ },
+	{ .key = "KeyType", .type = V_STRING, .flags = F_REQ,
+	  .strs = strs_acmekey },
+	{ .key = "HardwareBound", .type = V_BOOL, .flags = F_REQ },
+	{ .key = "Subject", .type = V_ARRAY, .flags = F_REQ,
+	  .each = &spec_rdn },
+	DICT("SubjectAltName", spec_acme_san),
+	IE("UsageFlags", ints_keyusage),
+	ARR("ExtendedKeyUsage", &spec_string),
+	B("Attest"),
+	B("KeyIsExtractable"),
+	B("AllowAllAppsAccess"),
+	END
+};
+
+static const struct kspec spec_pkcs12[] = {
+	S("PayloadCertificateFileName"),
+	{ .key = "PayloadContent", .type = V_DATA, .flags = F_REQ },
+	S("Password"),
 	END
 };
 
@@ -394,6 +648,8 @@ static const struct kspec spec_vpn[] = {
 #define PEM_TYPE	"com.apple.security.pem"
 #define WIFI_TYPE	"com.apple.wifi.managed"
 #define VPN_TYPE	"com.apple.vpn.managed"
+#define ACME_TYPE	"com.apple.security.acme"
+#define PKCS12_TYPE	"com.apple.security.pkcs12"
 
 static const struct {
 	const char *type;
@@ -405,6 +661,8 @@ static const struct {
 	{ PEM_TYPE, spec_cert },
 	{ WIFI_TYPE, spec_wifi },
 	{ VPN_TYPE, spec_vpn },
+	{ ACME_TYPE, spec_acme },
+	{ PKCS12_TYPE, spec_pkcs12 },
 };
 
 /*
@@ -1996,6 +2254,20 @@ done:
 	return err;
 }
 
+/* The literal integer n holds, or -1 (absent, a placeholder, not an
+ * integer). */
+static long long
+tn_int(const struct pf_tnode *n)
+{
+	uint64_t u = 0;
+
+	if (n == NULL || n->kind != PF_TN_SCALAR ||
+	    plist_get_node_type(n->src) != PLIST_UINT)
+		return -1;
+	plist_get_uint_val(n->src, &u);
+	return u > (uint64_t)LLONG_MAX ? -1 : (long long)u;
+}
+
 static struct pf_error *
 check_wifi(struct lctx *c, struct pf_tnode *p)
 {
@@ -2045,6 +2317,12 @@ check_vpn(struct lctx *c, struct pf_tnode *p)
 		path_pop(c, saved);
 		return err;
 	}
+	if (type != NULL && strcmp(type, "AlwaysOn") == 0 &&
+	    tn_get(p, "AlwaysOn") == NULL) {
+		saved = path_key(c, "AlwaysOn");
+		pwarn(c, "missing: VPNType AlwaysOn has no tunnel without it");
+		path_pop(c, saved);
+	}
 	if (ike == NULL)
 		return NULL;
 	saved = path_key(c, "IKEv2");
@@ -2054,10 +2332,48 @@ check_vpn(struct lctx *c, struct pf_tnode *p)
 		pwarn(c, "AuthenticationMethod Certificate without "
 		    "PayloadCertificateUUID");
 	if (tn_get(ike, "CertificateType") != NULL &&
+	    tn_int(tn_get(ike, "ExtendedAuthEnabled")) == 1 &&
 	    tn_get(ike, "ServerCertificateIssuerCommonName") == NULL) {
 		path_key(c, "ServerCertificateIssuerCommonName");
-		err = perr(c, "required when CertificateType is set");
+		err = perr(c, "required when CertificateType is set and "
+		    "ExtendedAuthEnabled is 1");
 	}
+	path_pop(c, saved);
+	return err;
+}
+
+/* ACME: the key size each key type allows (where all three are literal). */
+static struct pf_error *
+check_acme(struct lctx *c, struct pf_tnode *p)
+{
+	const struct pf_tnode *hb = tn_get(p, "HardwareBound");
+	const char *type = tn_literal(tn_get(p, "KeyType"));
+	long long size = tn_int(tn_get(p, "KeySize"));
+	struct pf_error *err = NULL;
+	uint8_t bound = 0;
+	size_t saved;
+
+	if (type == NULL || size < 0 || hb == NULL ||
+	    hb->kind != PF_TN_SCALAR)
+		return NULL;
+	plist_get_bool_val(hb->src, &bound);
+	saved = path_key(c, "KeySize");
+	if (strcmp(type, "RSA") == 0) {
+		if (size < 1024 || size > 4096 || size % 8 != 0)
+			err = perr(c, "%lld: an RSA key is 1024 to 4096 bits, "
+			    "a multiple of 8", size);
+		else if (bound) {
+			path_pop(c, saved);
+			saved = path_key(c, "HardwareBound");
+			err = perr(c, "a hardware-bound key must be "
+			    "ECSECPrimeRandom");
+		}
+	} else if (bound && size != 256 && size != 384)
+		err = perr(c, "%lld: a hardware-bound key is 256 or 384 bits",
+		    size);
+	else if (size != 192 && size != 256 && size != 384 && size != 521)
+		err = perr(c, "%lld: an ECSECPrimeRandom key is 192, 256, 384 "
+		    "or 521 bits", size);
 	path_pop(c, saved);
 	return err;
 }
@@ -2093,6 +2409,8 @@ check_payload(struct lctx *c, struct pf_tnode *p)
 		return check_wifi(c, p);
 	if (strcmp(type, VPN_TYPE) == 0)
 		return check_vpn(c, p);
+	if (strcmp(type, ACME_TYPE) == 0)
+		return check_acme(c, p);
 	return NULL;
 }
 
@@ -2113,6 +2431,11 @@ check_identifier(struct lctx *c, const struct pf_tnode *n)
 		    "not allowed: the identifier must stay the same for a "
 		    "user and template, so that a device replaces the "
 		    "profile");
+	else if (has_seg(n, PF_SEG_COL))
+		pwarn(c, "a column changes the identifier when its value "
+		    "changes, and a device then installs the new profile "
+		    "beside the old one: use {{user}} (the key) unless the "
+		    "column is the key column");
 	path_pop(c, saved);
 	return err;
 }
@@ -2147,6 +2470,27 @@ check_top(struct lctx *c, struct pf_tnode *root)
 		c->t->ptypes[i] = tn_literal(tn_get(&pc->kids[i],
 		    "PayloadType"));
 		c->t->npayloads = i + 1;
+	}
+
+	/* a PayloadUUID must be new in every profile: a literal is
+	 * replaced, {{uuid:LABEL}} is made; anything else could repeat */
+	for (i = 0; i <= pc->nkids; i++) {
+		a = tn_get(i < pc->nkids ? &pc->kids[i] : root, "PayloadUUID");
+		if (a == NULL || a->kind != PF_TN_STR || a->nsegs == 0 ||
+		    (a->nsegs == 1 && a->segs[0].kind == PF_SEG_UUID))
+			continue;
+		saved = path_key(c, "PayloadUUID");
+		if (i < pc->nkids) {
+			path_pop(c, saved);
+			saved = path_key(c, "PayloadContent");
+			path_index(c, i);
+			path_key(c, "PayloadUUID");
+		}
+		err = perr(c, "only {{uuid:LABEL}} or a literal (replaced in "
+		    "every profile) keeps it unique; other placeholders can "
+		    "repeat it");
+		path_pop(c, saved);
+		return err;
 	}
 
 	/* where a placeholder makes a PayloadIdentifier, the filled ones
@@ -2196,9 +2540,9 @@ check_top(struct lctx *c, struct pf_tnode *root)
 	return NULL;
 }
 
-/* Is s the PayloadUUID (as written) of a payload? */
-static int
-is_payload_uuid(const struct pf_tnode *root, const char *s)
+/* The payload whose PayloadUUID is s as written, or NULL. */
+static const struct pf_tnode *
+payload_by_uuid(const struct pf_tnode *root, const char *s)
 {
 	const struct pf_tnode *pc = tn_get(root, "PayloadContent");
 	const char *u;
@@ -2207,9 +2551,53 @@ is_payload_uuid(const struct pf_tnode *root, const char *s)
 	for (i = 0; s != NULL && i < pc->nkids; i++) {
 		u = tn_raw(tn_get(&pc->kids[i], "PayloadUUID"));
 		if (u != NULL && strcmp(u, s) == 0)
-			return 1;
+			return &pc->kids[i];
 	}
+	return NULL;
+}
+
+/* Is the payload p of one of the types in list? */
+static int
+payload_is(const struct pf_tnode *p, const char *const *list)
+{
+	const char *type = tn_literal(tn_get(p, "PayloadType"));
+	size_t i;
+
+	for (i = 0; type != NULL && list[i] != NULL; i++)
+		if (strcmp(type, list[i]) == 0)
+			return 1;
 	return 0;
+}
+
+/* Payloads that give a device an identity (a private key), and payloads
+ * that hold a certificate to trust. */
+static const char *const identity_types[] = {
+	SCEP_TYPE, ACME_TYPE, PKCS12_TYPE, NULL
+};
+static const char *const anchor_types[] = {
+	ROOT_TYPE, PKCS1_TYPE, PEM_TYPE, NULL
+};
+
+/* The reference s (PayloadCertificateUUID if identity, else an item of
+ * PayloadCertificateAnchorUUID) must name a payload of the right kind. */
+static struct pf_error *
+check_ref(struct lctx *c, const struct pf_tnode *root, const char *s,
+    int identity)
+{
+	const struct pf_tnode *p = payload_by_uuid(root, s);
+
+	if (p == NULL)
+		return perr(c, "\"%s\" is not the PayloadUUID of a payload in "
+		    "this profile", s);
+	if (identity && !payload_is(p, identity_types))
+		return perr(c, "\"%s\" is the PayloadUUID of a payload that "
+		    "holds no identity (a SCEP, ACME or PKCS#12 payload does)",
+		    s);
+	if (!identity && !payload_is(p, anchor_types))
+		return perr(c, "\"%s\" is the PayloadUUID of a payload that "
+		    "holds no certificate to trust (a root, PKCS#1 or PEM "
+		    "payload does)", s);
+	return NULL;
 }
 
 /*
@@ -2245,19 +2633,16 @@ check_refs(struct lctx *c, const struct pf_tnode *root, struct pf_tnode *n)
 			if (k->kind != PF_TN_STR)
 				err = perr(c, "expected string, found %s",
 				    type_name(tn_type(k)));
-			else if (!is_payload_uuid(root, tn_raw(k)))
-				err = perr(c, "\"%s\" is not the PayloadUUID of "
-				    "a payload in this profile", tn_raw(k));
+			else
+				err = check_ref(c, root, tn_raw(k), 1);
 		} else if (key != NULL &&
 		    strcmp(key, "PayloadCertificateAnchorUUID") == 0 &&
 		    k->kind == PF_TN_ARRAY) {
 			for (j = 0; j < k->nkids && err == NULL; j++) {
 				s2 = path_index(c, j);
-				if (k->kids[j].kind == PF_TN_STR &&
-				    !is_payload_uuid(root, tn_raw(&k->kids[j])))
-					err = perr(c, "\"%s\" is not the "
-					    "PayloadUUID of a payload in this "
-					    "profile", tn_raw(&k->kids[j]));
+				if (k->kids[j].kind == PF_TN_STR)
+					err = check_ref(c, root,
+					    tn_raw(&k->kids[j]), 0);
 				path_pop(c, s2);
 			}
 		}

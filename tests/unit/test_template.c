@@ -67,6 +67,15 @@ load(struct pf_template **t, const char *xml, int force, struct warns *w)
 #define EAP_TLS								\
 	"<key>EAPClientConfiguration</key><dict><key>AcceptEAPTypes"	\
 	"</key><array><integer>13</integer></array></dict>"
+#define ACME(extra)							\
+	"<dict>" PAYKEYS("com.apple.security.acme", "com.example.acme",	\
+	"{{uuid:acme}}") extra "</dict>"
+#define ACME_OK(type, size, bound)					\
+	KS("DirectoryURL", "https://acme.example.com/directory")	\
+	KS("ClientIdentifier", "{{user}}") KI("KeySize", size)		\
+	KS("KeyType", type) "<key>HardwareBound</key><" bound "/>"	\
+	"<key>Subject</key><array><array><array><string>CN</string>"	\
+	"<string>{{name}}</string></array></array></array>"
 #define VPN(extra)							\
 	"<dict>" PAYKEYS("com.apple.vpn.managed", "com.example.vpn",	\
 	"{{uuid:vpn}}") extra "</dict>"
@@ -503,7 +512,16 @@ static const struct {
 	  "<key>PayloadCertificateAnchorUUID</key><array>"
 	  "<string>{{uuid:scep}}</string><string>{{uuid:root}}</string>"
 	  "</array></dict>")), 0,
-	  "EAPClientConfiguration.PayloadCertificateAnchorUUID[1]: "
+	  "EAPClientConfiguration.PayloadCertificateAnchorUUID[0]: "
+	  "\"{{uuid:scep}}\" is the PayloadUUID of a payload that holds no "
+	  "certificate to trust" },
+	{ "wifi anchor missing", PROFILE(SCEP("") WIFI(KS("SSID_STR", "x")
+	  KS("PayloadCertificateUUID", "{{uuid:scep}}")
+	  "<key>EAPClientConfiguration</key><dict><key>AcceptEAPTypes</key>"
+	  "<array><integer>13</integer></array>"
+	  "<key>PayloadCertificateAnchorUUID</key><array>"
+	  "<string>{{uuid:root}}</string></array></dict>")), 0,
+	  "EAPClientConfiguration.PayloadCertificateAnchorUUID[0]: "
 	  "\"{{uuid:root}}\" is not the PayloadUUID of a payload" },
 	{ "wifi literal uuid unwired", PROFILE(
 	  "<dict>" PAYKEYS("com.apple.security.scep", "s",
@@ -563,9 +581,62 @@ static const struct {
 	{ "vpn ikev2 certtype", PROFILE(SCEP("") VPN(KS("VPNType", "IKEv2")
 	  KS("UserDefinedName", "v") IKEV2(KS("AuthenticationMethod",
 	  "Certificate") KS("PayloadCertificateUUID", "{{uuid:scep}}")
-	  KS("CertificateType", "RSA")))), 0,
+	  KS("CertificateType", "RSA") KI("ExtendedAuthEnabled", "1")))), 0,
 	  "PayloadContent[1].IKEv2.ServerCertificateIssuerCommonName: required "
-	  "when CertificateType is set" },
+	  "when CertificateType is set and ExtendedAuthEnabled is 1" },
+	/* VPN dictionaries other than IKEv2 (Apple's schema) */
+	{ "vpn dns", PROFILE(VPN(KS("VPNType", "IKEv2")
+	  KS("UserDefinedName", "v") IKEV2(KS("AuthenticationMethod", "None"))
+	  "<key>DNS</key><dict>" KS("ServerURL", "https://x") "</dict>")), 0,
+	  "PayloadContent[0].DNS.DNSProtocol: required key missing" },
+	{ "vpn ipsec auth", PROFILE(VPN(KS("VPNType", "IPSec")
+	  KS("UserDefinedName", "v") "<key>IPSec</key><dict>"
+	  KS("AuthenticationMethod", "Bogus") "</dict>")), 0,
+	  "PayloadContent[0].IPSec.AuthenticationMethod: \"Bogus\" is not one "
+	  "of SharedSecret, Certificate" },
+	{ "vpn always on", PROFILE(VPN(KS("VPNType", "AlwaysOn")
+	  KS("UserDefinedName", "v") "<key>AlwaysOn</key><dict>"
+	  KI("UIToggleEnabled", "1") "</dict>")), 0,
+	  "PayloadContent[0].AlwaysOn.TunnelConfigurations: required key "
+	  "missing" },
+	{ "vpn action parameters", PROFILE(VPN(KS("VPNType", "IKEv2")
+	  KS("UserDefinedName", "v") IKEV2(KS("AuthenticationMethod", "None")
+	  "<key>OnDemandRules</key><array><dict>" KS("Action",
+	  "EvaluateConnection") "<key>ActionParameters</key><array><dict>"
+	  KS("DomainAction", "NeverConnect") "</dict></array></dict></array>"))),
+	  0, "PayloadContent[0].IKEv2.OnDemandRules[0].ActionParameters[0]."
+	  "Domains: required key missing" },
+	/* references and UUIDs */
+	{ "uuid from a column", PROFILE("<dict>" PAYKEYS(
+	  "com.apple.security.scep", "com.example.scep", "{{user}}")
+	  "<key>PayloadContent</key><dict>" SCEP_OK "</dict></dict>"), 0,
+	  "PayloadContent[0].PayloadUUID: only {{uuid:LABEL}} or a literal" },
+	{ "top uuid from the template", "<plist><dict>" TOP_TYPE
+	  KS("PayloadIdentifier", "com.example.t.{{user}}")
+	  KS("PayloadUUID", "{{template}}-x")
+	  "<key>PayloadContent</key><array>" SCEP("") "</array></dict></plist>",
+	  0, "t.plist: PayloadUUID: only {{uuid:LABEL}} or a literal" },
+	{ "identity from itself", PROFILE(WIFI(KS("SSID_STR", "n")
+	  KS("PayloadCertificateUUID", "{{uuid:wifi}}"))), 0,
+	  "PayloadContent[0].PayloadCertificateUUID: \"{{uuid:wifi}}\" is the "
+	  "PayloadUUID of a payload that holds no identity" },
+	/* ACME and PKCS#12 */
+	{ "acme missing", PROFILE(ACME(KS("DirectoryURL", "https://a/d"))), 0,
+	  "PayloadContent[0].ClientIdentifier: required key missing" },
+	{ "acme key type", PROFILE(ACME(ACME_OK("Bogus", "256", "false"))), 0,
+	  "PayloadContent[0].KeyType: \"Bogus\" is not one of RSA, "
+	  "ECSECPrimeRandom" },
+	{ "acme rsa size", PROFILE(ACME(ACME_OK("RSA", "1000", "false"))), 0,
+	  "PayloadContent[0].KeySize: 1000: an RSA key is 1024 to 4096 bits" },
+	{ "acme bound rsa", PROFILE(ACME(ACME_OK("RSA", "2048", "true"))), 0,
+	  "PayloadContent[0].HardwareBound: a hardware-bound key must be "
+	  "ECSECPrimeRandom" },
+	{ "acme bound size", PROFILE(ACME(ACME_OK("ECSECPrimeRandom", "521",
+	  "true"))), 0, "PayloadContent[0].KeySize: 521: a hardware-bound key "
+	  "is 256 or 384 bits" },
+	{ "pkcs12 content", PROFILE("<dict>" PAYKEYS("com.apple.security.pkcs12",
+	  "com.example.p12", "{{uuid:p12}}") KS("Password", "x") "</dict>"), 0,
+	  "PayloadContent[0].PayloadContent: required key missing" },
 	{ "vpn deep cert uuid", PROFILE(VPN(KS("VPNType", "IPSec")
 	  KS("UserDefinedName", "v") "<key>IPSec</key><dict>"
 	  KS("PayloadCertificateUUID", "{{uuid:none}}") "</dict>")), 0,
@@ -774,9 +845,28 @@ static const struct {
 	  KS("EncryptionType", "{{enc}}"))), 0, 0, NULL },
 	{ "odd text", PROFILE(SCEP(KS("Name", "}} { } {x} &lt;&#x4E2D;"
 	  "<![CDATA[<&>]]>"))), 0, 0, NULL },
-	{ "ikev2 open dicts", PROFILE(VPN(KS("VPNType", "IKEv2")
+	{ "vendor config is open", PROFILE(VPN(KS("VPNType", "IKEv2")
 	  KS("UserDefinedName", "v") IKEV2(KS("AuthenticationMethod", "None"))
-	  "<key>DNS</key><dict>" KS("Whatever", "x") "</dict>")), 0, 0, NULL },
+	  "<key>VendorConfig</key><dict>" KS("Whatever", "x") "</dict>")), 0, 0,
+	  NULL },
+	{ "ikev2 certtype without xauth", PROFILE(SCEP("") VPN(KS("VPNType",
+	  "IKEv2") KS("UserDefinedName", "v") IKEV2(KS("AuthenticationMethod",
+	  "Certificate") KS("PayloadCertificateUUID", "{{uuid:scep}}")
+	  KS("CertificateType", "ECDSA256") KI("ExtendedAuthEnabled", "0")))),
+	  0, 0, NULL },
+	{ "acme", PROFILE(ACME(ACME_OK("ECSECPrimeRandom", "384", "true")
+	  "<key>SubjectAltName</key><dict>" KS("rfc822Name", "{{email}}")
+	  "</dict>" KI("UsageFlags", "1"))), 0, 0, NULL },
+	{ "acme rsa", PROFILE(ACME(ACME_OK("RSA", "2048", "false"))), 0, 0,
+	  NULL },
+	{ "identifier from a column", "<plist><dict>" TOP_TYPE
+	  KS("PayloadIdentifier", "com.example.{{department}}.{{user}}")
+	  KS("PayloadUUID", "{{uuid:top}}")
+	  "<key>PayloadContent</key><array>" SCEP("") "</array></dict></plist>",
+	  0, 1, "PayloadIdentifier: a column changes the identifier" },
+	{ "identity from acme", PROFILE(ACME(ACME_OK("ECSECPrimeRandom", "256",
+	  "false")) WIFI(KS("SSID_STR", "n") KS("PayloadCertificateUUID",
+	  "{{uuid:acme}}"))), 0, 0, NULL },
 	{ "ikev2 cert without uuid", PROFILE(VPN(KS("VPNType", "IKEv2")
 	  KS("UserDefinedName", "v") IKEV2(KS("AuthenticationMethod",
 	  "Certificate")))), 0, 1,
