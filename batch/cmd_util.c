@@ -56,7 +56,9 @@ pf_read_file(const char *path, size_t max, char **data, size_t *len)
 
 	*data = NULL;
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	/* (not blocking on a FIFO with no writer: only a regular file
+	 * will do) */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
 		return pf_error_errno(errno == ENOENT ? PF_EX_NOINPUT :
 		    PF_EX_IOERR, "%s", path);
 	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {

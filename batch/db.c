@@ -160,6 +160,31 @@ pf_db_lean(void)
 	(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
 }
 
+/* An error if db has schema version 0 and yet holds tables: it is not
+ * profactory's. */
+static struct pf_error *
+foreign(struct pf_db *db)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+	int version, rc;
+
+	if ((err = get_version(db, &version)) != NULL || version != 0)
+		return err;
+	if ((err = pf_db_prepare(db, &st, "SELECT name FROM sqlite_master "
+	    "WHERE name NOT LIKE 'sqlite_%' LIMIT 1")) != NULL)
+		return err;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		err = pf_error_fmt(PF_EX_CONFIG, "%s: not a profactory "
+		    "database (it holds tables of something else, such as "
+		    "\"%.60s\"); give another --db", db->path,
+		    (const char *)sqlite3_column_text(st, 0));
+	else if (rc != SQLITE_DONE)
+		err = pf_db_error(db, "read the schema");
+	sqlite3_finalize(st);
+	return err;
+}
+
 struct pf_error *
 pf_db_open(struct pf_db **out, const char *path, int flags)
 {
@@ -200,6 +225,10 @@ pf_db_open(struct pf_db **out, const char *path, int flags)
 	}
 	sqlite3_extended_result_codes(db->h, 1);
 	sqlite3_busy_timeout(db->h, 10000);
+	/* Before changing anything in it: another application's database
+	 * (tables, and no schema version of ours) is left alone. */
+	if ((err = foreign(db)) != NULL)
+		goto done;
 	if ((err = pf_db_exec(db, "PRAGMA journal_mode=WAL;"
 	    "PRAGMA synchronous=NORMAL;"
 	    "PRAGMA foreign_keys=ON;")) != NULL)

@@ -519,6 +519,13 @@ check_signer(struct pf_inspection *in, CMS_SignerInfo *si, size_t idx,
 		sg->validity = CHECK_OK;
 	if (err != NULL)
 		return err;
+	/* as `run` demands of its signer (RFC 5280, 4.2.1.3) */
+	if ((X509_get_extension_flags(x) & EXFLAG_KUSAGE) &&
+	    !(X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE) &&
+	    (err = list_add(&in->problems, &in->nproblems, "%sthe signer "
+	    "certificate's key usage does not allow digitalSignature",
+	    who)) != NULL)
+		return err;
 
 	if (store != NULL)
 		return check_chain(in, sg, x, certs, store, roots, others);

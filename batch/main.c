@@ -2,6 +2,7 @@
  * profactory: signed, per-user Apple configuration profiles with one-time
  * SCEP challenges, from a CSV and templates kept in SQLite.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,7 +50,9 @@ const struct pf_cmd pf_cmds[] = {
 	    "[--out DIR]\n"
 	    "           [--ttl DURATION] [--jobs N] [--layout flat|by-user] "
 	    "[--wait]\n"
-	    "           [--json] ...",
+	    "           [--json] [--template NAME] [--key-column COL] "
+	    "[--unsigned]\n"
+	    "           [--strict] [--dry-run]",
 	    "reissue only what changed or expires soon (for cron)" },
 	{ "runs", cmd_runs, "runs [--json]",
 	    "list past runs with their counts" },
@@ -73,7 +76,8 @@ usage_main(FILE *fp)
 	const struct pf_cmd *c;
 
 	fprintf(fp, "usage: profactory [--db PATH] COMMAND [ARGS]\n"
-	    "       profactory help COMMAND\n\ncommands:\n");
+	    "       profactory help [COMMAND]    (or COMMAND --help)\n"
+	    "       profactory --version\n\ncommands:\n");
 	for (c = pf_cmds; c->name != NULL; c++)
 		fprintf(fp, "  %-10s %s\n", c->name, c->summary);
 	fprintf(fp, "\nThe database is PATH, else $PROFACTORY_DB, else "
@@ -113,6 +117,18 @@ print_msg(const char *what, const char *msg, int keep_nl)
 		fprintf(stderr, "profactory: %s: %s\n", what, b.data ?
 		    b.data : "");
 	pf_buf_free(&b);
+}
+
+/* The status of a command that only wrote to standard output: 74 when
+ * that failed (a full disk must not lose the text silently). */
+static int
+stdout_done(int status)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		print_msg("standard output", strerror(errno ? errno : EIO), 0);
+		return PF_EX_IOERR;
+	}
+	return status;
 }
 
 static void
@@ -160,10 +176,10 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage_main(stdout);
-			return 0;
+			return stdout_done(0);
 		case 'V':
 			printf("profactory %s\n", PF_VERSION);
-			return 0;
+			return stdout_done(0);
 		default:
 			usage_main(stderr);
 			return PF_EX_USAGE;
@@ -178,7 +194,7 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "help") == 0) {
 		if (argc == 1) {
 			usage_main(stdout);
-			return 0;
+			return stdout_done(0);
 		}
 		if ((c = find_cmd(argv[1])) == NULL) {
 			fprintf(stderr, "profactory: \"%s\": no such command\n",
@@ -186,7 +202,7 @@ main(int argc, char **argv)
 			return PF_EX_USAGE;
 		}
 		usage_cmd(stdout, c);
-		return 0;
+		return stdout_done(0);
 	}
 	if ((c = find_cmd(argv[0])) == NULL) {
 		fprintf(stderr, "profactory: \"%s\": no such command\n",
@@ -197,7 +213,7 @@ main(int argc, char **argv)
 dispatch:
 	if (pf_cmd_wants_help(argc, argv)) {
 		usage_cmd(stdout, c);
-		return 0;
+		return stdout_done(0);
 	}
 	optind = 0;	/* reset getopt for the command */
 	err = c->fn(&ctx, argc, argv);

@@ -328,10 +328,17 @@ pf_mime_header_text(struct pf_buf *b, const char *field, const char *text)
 	struct pf_buf c = { 0 };
 	struct pf_error *err;
 	struct hw h;
+	size_t i, k;
 
 	if ((err = clean_line(&c, text)) != NULL ||
 	    (err = hw_start(&h, b, field)) != NULL)
 		goto done;
+	/* Runs of spaces collapse: folded, they could make a line of
+	 * spaces only, obsolete syntax (RFC 5322, 4.2). */
+	for (i = 0, k = 0; i < c.len; i++)
+		if (c.data[i] != ' ' || k == 0 || c.data[k - 1] != ' ')
+			c.data[k++] = c.data[i];
+	c.len = k;
 	if (c.len > 0) {
 		if (plain(c.data, c.len, 0))
 			err = hw_words(&h, c.data, c.len, 0);

@@ -29,6 +29,30 @@ pf_tmpl_rec_clear(struct pf_tmpl_rec *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* The error for a template name no version in use has: removed (its
+ * versions stay, for the record) or never added. */
+static struct pf_error *
+removed_or_missing(struct pf_db *db, const char *name)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+	long last = 0;
+
+	if ((err = pf_db_prepare(db, &st, "SELECT max(version) FROM "
+	    "templates WHERE name = ?1")) != NULL)
+		return err;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		last = (long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (last > 0)
+		return pf_error_fmt(PF_EX_DATAERR, "template \"%s\" was "
+		    "removed (its versions stay: template show %s --version "
+		    "%ld)", name, name, last);
+	return pf_error_fmt(PF_EX_DATAERR, "template \"%s\" not found",
+	    name);
+}
+
 struct pf_error *
 pf_store_template_get(struct pf_db *db, const char *name, long version,
     struct pf_tmpl_rec *out)
@@ -56,8 +80,7 @@ pf_store_template_get(struct pf_db *db, const char *name, long version,
 			err = pf_error_fmt(PF_EX_DATAERR, "template \"%s\" "
 			    "version %ld not found", name, version);
 		else
-			err = pf_error_fmt(PF_EX_DATAERR, "template \"%s\" "
-			    "not found", name);
+			err = removed_or_missing(db, name);
 		goto done;
 	}
 	if (rc != SQLITE_ROW) {

@@ -132,7 +132,7 @@ for path in files:
            name + ": To is the user's address and name",
            "%r, want %r <%s>" % (str(msg["To"]), want_name,
                                  attrs.get("email")))
-    want_subj = one_line(a.subject.format(**vals))
+    want_subj = re.sub(" +", " ", one_line(a.subject.format(**vals)))
     report(str(msg["Subject"]) == want_subj, name + ": Subject decoded",
            "%r, want %r" % (str(msg["Subject"]), want_subj))
     report(msg["Date"].datetime is not None, name + ": Date parses")

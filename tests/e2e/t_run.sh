@@ -133,6 +133,42 @@ check "each is the newest of its template" sh -c '
 expect_status 0 "revoke WiFi" "$PF" revoke --user c@example.com --template WiFi
 check "wifi's profile stays in current/" [ "$(ls case/current | wc -l)" = 1 ]
 
+# Help and the version on a full disk; inputs that are not files.
+expect_status 74 "help to a full disk" sh -c '"$0" help >/dev/full' "$PF"
+expect_status 74 "--version to a full disk" sh -c '"$0" --version >/dev/full' "$PF"
+expect_status 74 "run --help to a full disk" sh -c '"$0" run --help >/dev/full' "$PF"
+mkfifo fifo
+expect_status 66 "template add from a FIFO with no writer" timeout 10 \
+    "$PF" template add f fifo
+expect_status 66 "inspect of a FIFO" timeout 10 "$PF" inspect fifo
+
+# Another application's SQLite database is left alone.
+sqlite3 other.db "CREATE TABLE foo (x); INSERT INTO foo VALUES (1)"
+chmod 644 other.db
+expect_status 78 "init refuses another application's database" \
+    "$PF" --db other.db init
+err_has "it says so" "not a profactory database"
+check "and leaves it as it was" sh -c '[ "$(stat -c %a other.db)" = 644 ] &&
+    [ "$(sqlite3 other.db "PRAGMA journal_mode; SELECT count(*) FROM
+    sqlite_master")" = "delete
+1" ]'
+
+# A removed template says so, and where its versions are.
+"$PF" template add gone "$TOP/templates/scep.plist" >/dev/null
+"$PF" template remove gone >/dev/null
+expect_status 65 "show of a removed template" "$PF" template show gone
+err_has "names its last version" "was removed (its versions stay: template show gone --version 1)"
+
+# inspect refuses a signer without digitalSignature, as run does.
+printf '<plist><dict/></plist>' > tiny.xml
+openssl cms -sign -binary -nodetach -outform DER -in tiny.xml \
+    -signer "$T/pki/signer-nodigsig.pem" -inkey "$T/pki/signer-nodigsig.key" \
+    -certfile "$T/pki/chain.pem" -out nds.mobileconfig 2>/dev/null ||
+    not_ok "sign with the signer without digitalSignature"
+expect_status 1 "inspect: a signer without digitalSignature" "$PF" inspect \
+    nds.mobileconfig --ca "$T/pki/root.pem"
+err_has "the reason" "key usage does not allow digitalSignature"
+
 expect_status 0 "encrypted key with --key-pass env:" env PFPASS=demo-pass \
     "$PF" run --csv users.csv --out enc --signer-cert "$T/pki/signer.pem" \
     --signer-key "$T/pki/signer-enc.key" --chain "$T/pki/chain.pem" \

@@ -195,7 +195,9 @@ test_subject(void)
 	} cases[] = {
 		{ "Your configuration profile", "Your configuration profile" },
 		{ "Profil für Ana Åström", "Profil für Ana Åström" },
-		{ "x\r\nBcc: victim@example.com", "x  Bcc: victim@example.com" },
+		{ "x\r\nBcc: victim@example.com", "x Bcc: victim@example.com" },
+		{ "many   spaces\r\n\r\n\r\n\u00e9t\u00e9  too",
+		  "many spaces \u00e9t\u00e9 too" },
 		{ "x\nTo: a@b.c\rCc: d@e.f", "x To: a@b.c Cc: d@e.f" },
 		{ "tab\there\x01\x7f", "tab here" },
 		{ "\xc2\x85next line", "next line" },
