@@ -38,8 +38,11 @@ pf_cmd_wants_help(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0)
 			return 0;
-		if (strcmp(argv[i], "--help") == 0 ||
-		    strcmp(argv[i], "-h") == 0)
+		/* after an option without "=VALUE", it may be its value
+		 * ("--user -h"): the command's own parsing decides */
+		if ((strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) && (i == 1 ||
+		    argv[i - 1][0] != '-' || strchr(argv[i - 1], '=') != NULL))
 			return 1;
 	}
 	return 0;

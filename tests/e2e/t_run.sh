@@ -137,6 +137,11 @@ check "wifi's profile stays in current/" [ "$(ls case/current | wc -l)" = 1 ]
 expect_status 74 "help to a full disk" sh -c '"$0" help >/dev/full' "$PF"
 expect_status 74 "--version to a full disk" sh -c '"$0" --version >/dev/full' "$PF"
 expect_status 74 "run --help to a full disk" sh -c '"$0" run --help >/dev/full' "$PF"
+expect_status 65 "-h as an option's value is the value, not help" \
+    "$PF" revoke --user -h
+err_has "so the user is looked up" 'user "-h" not found'
+check "--help after a value is help" sh -c \
+    '"$0" run --csv x --help | grep -q "^usage: profactory"' "$PF"
 mkfifo fifo
 expect_status 66 "template add from a FIFO with no writer" timeout 10 \
     "$PF" template add f fifo
