@@ -84,10 +84,17 @@ usage_main(FILE *fp)
 	    "./profactory.db.\nSee profactory(1).\n");
 }
 
+static int as_verifier;	/* run as PF_VERIFIER_NAME: no global options */
+
 static void
 usage_cmd(FILE *fp, const struct pf_cmd *c)
 {
-	fprintf(fp, "usage: profactory [--db PATH] %s\n", c->usage);
+	if (as_verifier)
+		fprintf(fp, "usage: %s%s\n(the database is $PROFACTORY_DB, "
+		    "else ./profactory.db)\n", PF_VERIFIER_NAME,
+		    c->usage + strlen(c->name));
+	else
+		fprintf(fp, "usage: profactory [--db PATH] %s\n", c->usage);
 }
 
 static const struct pf_cmd *
@@ -164,8 +171,10 @@ main(int argc, char **argv)
 		base = strrchr(argv[0], '/');
 		base = base != NULL ? base + 1 : argv[0];
 		if (strcmp(base, PF_VERIFIER_NAME) == 0 &&
-		    (c = find_cmd("verify-csr")) != NULL)
+		    (c = find_cmd("verify-csr")) != NULL) {
+			as_verifier = 1;
 			goto dispatch;
+		}
 	}
 
 	/* Global options stop at the command name. */

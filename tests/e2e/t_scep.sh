@@ -150,6 +150,9 @@ check "scepserver CA depot created" quiet scepserver ca -init -depot "$T/depot" 
     -keySize 2048 -organization "profactory test CA"
 mkdir "$T/bin"
 ln -s "$PF" "$T/bin/profactory-verify-csr"
+check "the multi-call name's usage names it, without --db" sh -c \
+    '"$0" --help | head -n 1 | grep -qx "usage: profactory-verify-csr \[--grace DURATION\] < CSR"' \
+    "$T/bin/profactory-verify-csr"
 expect_status 0 "init" "$PF" init
 if ! start_server; then
 	not_ok "scepserver listens on a free loopback port"
