@@ -1933,7 +1933,7 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	struct stat sb;
 	int lockfd = -1, nwork = 0, wstarted = 0, pstarted = 0, i;
 	int sstarted = 0, rstarted = 0;
-	int recorded = 0;
+	int recorded = 0, made = 0;
 
 	memset(res, 0, sizeof(*res));
 	memset(&r, 0, sizeof(r));
@@ -2015,6 +2015,7 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		    &r)) != NULL || (err = pf_outdir_open_current(r.od)) !=
 		    NULL || (err = make_run_dir(&r)) != NULL)
 			goto done;
+		made = 1;
 		snprintf(r.rec->kind, sizeof(r.rec->kind), "%s",
 		    o->kind ? o->kind : "run");
 		r.rec->started_at = r.now;
@@ -2152,6 +2153,10 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 			goto done;
 	}
 done:
+	/* A run folder made for a run that could not be recorded (the
+	 * database busy, say) goes, while it is still empty. */
+	if (err != NULL && made && !recorded)
+		unlinkat(r.od->rootfd, r.rec->name, AT_REMOVEDIR);
 	if (err != NULL && recorded) {
 		free(r.rec->error);
 		r.rec->error = pf_strdup(err->msg);

@@ -116,6 +116,16 @@ sleep 0.3
 expect_status 75 "a link to the database shares its lock" timeout 10 \
     env PROFACTORY_DB="$T/alias.db" "$PF" run --csv users3.csv --out out $S
 wait $pl
+# A run that gives up on a database another program keeps busy (75)
+# leaves no run folder behind.
+mkdir -p busy
+(printf 'BEGIN IMMEDIATE;\n.shell sleep 12\nROLLBACK;\n' |
+    sqlite3 "$PROFACTORY_DB") & pb=$!
+sleep 0.5
+expect_status 75 "a database kept busy gives 75" "$PF" run --csv users3.csv \
+    --out busy $S
+wait $pb
+check "and leaves no run folder" [ -z "$(ls busy | grep -vx -e current -e latest)" ]
 # A regenerate without --csv, killed: the users it exported leave nothing.
 mkdir "$T/tmpx"
 sed 's|<string>SCEP identity</string>|<string>SCEP identity 9</string>|' \
