@@ -182,6 +182,40 @@ invisible(uint32_t cp)
 	return 0;
 }
 
+/*
+ * 1 if s holds a combining mark (U+0300-036F, 1AB0-1AFF, 1DC0-1DFF,
+ * 20D0-20FF, FE20-FE2F): "é" written as "e" + U+0301 looks like "é" as one
+ * character, and file shares that normalise names take them for one.
+ */
+static int
+has_combining(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t cp;
+
+	for (; *p != '\0'; p++) {
+		if ((p[0] & 0xf0) != 0xe0 && (p[0] & 0xe0) != 0xc0)
+			continue;
+		if ((p[0] & 0xe0) == 0xc0) {
+			if ((p[1] & 0xc0) != 0x80)
+				continue;
+			cp = (uint32_t)(p[0] & 0x1f) << 6 | (p[1] & 0x3f);
+		} else {
+			if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+				continue;
+			cp = (uint32_t)(p[0] & 0x0f) << 12 |
+			    (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+		}
+		if ((cp >= 0x300 && cp <= 0x36f) ||
+		    (cp >= 0x1ab0 && cp <= 0x1aff) ||
+		    (cp >= 0x1dc0 && cp <= 0x1dff) ||
+		    (cp >= 0x20d0 && cp <= 0x20ff) ||
+		    (cp >= 0xfe20 && cp <= 0xfe2f))
+			return 1;
+	}
+	return 0;
+}
+
 /* Append a safe version of s to buf (at most max bytes of output). */
 static size_t
 safe_part(const char *s, char *buf, size_t max)
@@ -295,7 +329,8 @@ safe_component(const char *s, size_t max, int digest, char *buf)
 	 * changed ("Ana@x" and "ana@x") keep apart across runs, in
 	 * OUT/current/ too.
 	 */
-	if (digest || o != strlen(s) || memcmp(buf, s, o) != 0) {
+	if (digest || o != strlen(s) || memcmp(buf, s, o) != 0 ||
+	    has_combining(s)) {
 		char hex[PF_SHA256_HEX];
 
 		pf_sha256_hex(s, strlen(s), hex);
@@ -330,7 +365,7 @@ pf_safe_name(const char *key, const char *tmpl, const char *ext, char *buf,
 	 * the key could otherwise hold ("a" + "b.c", "a.b" + "c").
 	 */
 	if (n != strlen(tmpl) || memcmp(part, tmpl, n) != 0 ||
-	    memchr(part, '.', n) != NULL) {
+	    memchr(part, '.', n) != NULL || has_combining(tmpl)) {
 		char hex[PF_SHA256_HEX];
 
 		pf_sha256_hex(tmpl, strlen(tmpl), hex);
