@@ -58,23 +58,6 @@ pf_db_exec(struct pf_db *db, const char *sql)
 }
 
 struct pf_error *
-pf_db_data_version(struct pf_db *db, long long *v)
-{
-	sqlite3_stmt *st = NULL;
-	struct pf_error *err;
-
-	*v = 0;
-	if ((err = pf_db_prepare(db, &st, "PRAGMA data_version")) != NULL)
-		return err;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*v = sqlite3_column_int64(st, 0);
-	else
-		err = pf_db_error(db, "read data_version");
-	sqlite3_finalize(st);
-	return err;
-}
-
-struct pf_error *
 pf_db_begin(struct pf_db *db)
 {
 	if (sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
@@ -126,20 +109,40 @@ pf_db_step_done(struct pf_db *db, sqlite3_stmt *st, const char *what)
 }
 
 /* Schema version recorded in the database (0 for a new file). */
+/* The integer a PRAGMA without arguments returns (what: for the error). */
 static struct pf_error *
-get_version(struct pf_db *db, int *version)
+pragma_int(struct pf_db *db, const char *sql, const char *what,
+    long long *v)
 {
 	sqlite3_stmt *st = NULL;
 	struct pf_error *err;
 
-	if ((err = pf_db_prepare(db, &st, "PRAGMA user_version")) != NULL)
+	*v = 0;
+	if ((err = pf_db_prepare(db, &st, sql)) != NULL)
 		return err;
 	if (sqlite3_step(st) != SQLITE_ROW)
-		err = pf_db_error(db, "read schema version");
+		err = pf_db_error(db, what);
 	else
-		*version = sqlite3_column_int(st, 0);
+		*v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return err;
+}
+
+static struct pf_error *
+get_version(struct pf_db *db, int *version)
+{
+	struct pf_error *err;
+	long long v;
+
+	err = pragma_int(db, "PRAGMA user_version", "read schema version", &v);
+	*version = (int)v;
+	return err;
+}
+
+struct pf_error *
+pf_db_data_version(struct pf_db *db, long long *v)
+{
+	return pragma_int(db, "PRAGMA data_version", "read data_version", v);
 }
 
 /*

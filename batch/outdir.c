@@ -183,6 +183,24 @@ invisible(uint32_t cp)
 }
 
 /*
+ * The length of the UTF-8 sequence at p (1 to 4; by its first byte) and
+ * its code point *cp; 0 if the string ends inside it.
+ */
+static size_t
+utf8_seq(const unsigned char *p, uint32_t *cp)
+{
+	size_t len = p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0x80 ? 2 :
+	    1, k;
+
+	if (strnlen((const char *)p, len) < len)
+		return 0;
+	*cp = len == 1 ? p[0] : p[0] & (0x7f >> len);
+	for (k = 1; k < len; k++)
+		*cp = *cp << 6 | (p[k] & 0x3f);
+	return len;
+}
+
+/*
  * 1 if s holds a combining mark (U+0300-036F, 1AB0-1AFF, 1DC0-1DFF,
  * 20D0-20FF, FE20-FE2F): "é" written as "e" + U+0301 looks like "é" as one
  * character, and file shares that normalise names take them for one.
@@ -192,20 +210,11 @@ has_combining(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	uint32_t cp;
+	size_t len;
 
-	for (; *p != '\0'; p++) {
-		if ((p[0] & 0xf0) != 0xe0 && (p[0] & 0xe0) != 0xc0)
-			continue;
-		if ((p[0] & 0xe0) == 0xc0) {
-			if ((p[1] & 0xc0) != 0x80)
-				continue;
-			cp = (uint32_t)(p[0] & 0x1f) << 6 | (p[1] & 0x3f);
-		} else {
-			if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-				continue;
-			cp = (uint32_t)(p[0] & 0x0f) << 12 |
-			    (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
-		}
+	for (; *p != '\0'; p += len) {
+		if ((len = utf8_seq(p, &cp)) == 0)
+			break;
 		if ((cp >= 0x300 && cp <= 0x36f) ||
 		    (cp >= 0x1ab0 && cp <= 0x1aff) ||
 		    (cp >= 0x1dc0 && cp <= 0x1dff) ||
@@ -221,26 +230,17 @@ static size_t
 safe_part(const char *s, char *buf, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t o = 0, k;
+	size_t o = 0;
 
 	while (*p != '\0') {
-		size_t len = 1;
 		unsigned char c = *p;
 		uint32_t cp;
+		size_t len;
 
 		if (c >= 0x80) {
 			/* Keep a whole UTF-8 sequence or stop. */
-			if (c >= 0xf0)
-				len = 4;
-			else if (c >= 0xe0)
-				len = 3;
-			else
-				len = 2;
-			if (o + len > max || strnlen((const char *)p, len) < len)
+			if ((len = utf8_seq(p, &cp)) == 0 || o + len > max)
 				break;
-			cp = c & (0x7f >> len);
-			for (k = 1; k < len; k++)
-				cp = cp << 6 | (p[k] & 0x3f);
 			if (invisible(cp))
 				buf[o++] = '_';
 			else {
@@ -267,6 +267,19 @@ safe_part(const char *s, char *buf, size_t max)
 	if (o == 0)
 		buf[o++] = '_';
 	return o;
+}
+
+/* Append "-" and 8 hex digits of the SHA-256 of s at buf + o; returns the
+ * new length. */
+static size_t
+add_digest(char *buf, size_t o, const char *s)
+{
+	char hex[PF_SHA256_HEX];
+
+	pf_sha256_hex(s, strlen(s), hex);
+	buf[o++] = '-';
+	memcpy(buf + o, hex, 8);
+	return o + 8;
 }
 
 /* Windows device names, also reserved with an extension ("con.txt"). */
@@ -330,14 +343,8 @@ safe_component(const char *s, size_t max, int digest, char *buf)
 	 * OUT/current/ too.
 	 */
 	if (digest || o != strlen(s) || memcmp(buf, s, o) != 0 ||
-	    has_combining(s)) {
-		char hex[PF_SHA256_HEX];
-
-		pf_sha256_hex(s, strlen(s), hex);
-		buf[o++] = '-';
-		memcpy(buf + o, hex, 8);
-		o += 8;
-	}
+	    has_combining(s))
+		o = add_digest(buf, o, s);
 	buf[o] = '\0';
 	return o;
 }
@@ -365,14 +372,8 @@ pf_safe_name(const char *key, const char *tmpl, const char *ext, char *buf,
 	 * the key could otherwise hold ("a" + "b.c", "a.b" + "c").
 	 */
 	if (n != strlen(tmpl) || memcmp(part, tmpl, n) != 0 ||
-	    memchr(part, '.', n) != NULL || has_combining(tmpl)) {
-		char hex[PF_SHA256_HEX];
-
-		pf_sha256_hex(tmpl, strlen(tmpl), hex);
-		buf[o++] = '-';
-		memcpy(buf + o, hex, 8);
-		o += 8;
-	}
+	    memchr(part, '.', n) != NULL || has_combining(tmpl))
+		o = add_digest(buf, o, tmpl);
 	memcpy(buf + o, ext, extlen);
 	o += extlen;
 	buf[o] = '\0';

@@ -144,8 +144,7 @@ struct run {
 	int others_wrote;		/* it changed: another connection
 					 * (revoke, verify-csr) committed */
 	char *tmpcsv;			/* malloc'd exported CSV, or NULL */
-	int tmpfd;			/* its unnamed file, if has_tmpfd */
-	int has_tmpfd;
+	int tmpfd;			/* its unnamed file, or -1 */
 	int anon;			/* workers write unnamed files */
 	size_t ahead;			/* files a worker opens ahead */
 	int any_profiles;		/* the database holds profiles */
@@ -358,25 +357,44 @@ tmpl_get(struct run *r, const char *name, size_t len, struct tmpl_ent **out)
 	return NULL;
 }
 
-/* The templates --template names (";" between them) must all be usable:
- * otherwise every row would fail the same way. */
+/*
+ * The next name of a list of templates ("wifi; vpn") at *p: *s and *len,
+ * without the spaces and tabs around it (*len may be 0); *p moves past
+ * it, to NULL after the last.  0 when there is none left.
+ */
+static int
+next_tmpl_name(const char **p, const char **s, size_t *len)
+{
+	const char *end, *b, *e;
+
+	if (*p == NULL)
+		return 0;
+	end = strchr(*p, ';');
+	e = end ? end : *p + strlen(*p);
+	for (b = *p; b < e && (*b == ' ' || *b == '\t'); b++)
+		;
+	while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	*s = b;
+	*len = (size_t)(e - b);
+	*p = end ? end + 1 : NULL;
+	return 1;
+}
+
+/* The templates --template names must all be usable: otherwise every row
+ * would fail the same way. */
 static struct pf_error *
 check_template_option(struct run *r)
 {
 	struct pf_error *err;
 	struct tmpl_ent *te;
-	const char *p, *s, *e, *end;
+	const char *p = r->o->template_name, *s;
+	size_t len;
 
-	for (p = r->o->template_name; p != NULL; p = end ? end + 1 : NULL) {
-		end = strchr(p, ';');
-		e = end ? end : p + strlen(p);
-		for (s = p; s < e && (*s == ' ' || *s == '\t'); s++)
-			;
-		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		if (e == s)
+	while (next_tmpl_name(&p, &s, &len)) {
+		if (len == 0)
 			continue;
-		if ((err = tmpl_get(r, s, (size_t)(e - s), &te)) != NULL)
+		if ((err = tmpl_get(r, s, len, &te)) != NULL)
 			return err;
 		if (te->problem != NULL)
 			return pf_error_fmt(PF_EX_DATAERR, "--template: %s",
@@ -403,8 +421,8 @@ check_row(struct run *r, const struct pf_csv_row *row, struct pair *pairs,
     size_t *npairs, char *rowprob, size_t probsz)
 {
 	struct pf_error *err;
-	const char *names, *p;
-	size_t n = 0, i, k;
+	const char *names, *p, *s;
+	size_t n = 0, i, k, len;
 	int dup;
 
 	rowprob[0] = '\0';
@@ -428,34 +446,24 @@ check_row(struct run *r, const struct pf_csv_row *row, struct pair *pairs,
 	}
 	names = r->o->template_name ? r->o->template_name :
 	    row->fields[r->tmplcol];
-	for (p = names; ; ) {
-		const char *end = strchr(p, ';'), *s = p, *e;
-
-		e = end ? end : p + strlen(p);
-		while (s < e && (*s == ' ' || *s == '\t'))
-			s++;
-		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		if (e > s) {
-			if (n == MAX_TEMPLATES_PER_ROW) {
-				snprintf(rowprob, probsz, "more than %d "
-				    "templates", MAX_TEMPLATES_PER_ROW);
-				goto one;
-			}
-			for (k = 0; k < n; k++)
-				if (pairs[k].len == (size_t)(e - s) &&
-				    memcmp(pairs[k].name, s, e - s) == 0)
-					break;
-			if (k == n) {
-				pairs[n].name = s;
-				pairs[n].len = (size_t)(e - s);
-				pairs[n].problem[0] = '\0';
-				n++;
-			}
+	for (p = names; next_tmpl_name(&p, &s, &len); ) {
+		if (len == 0)
+			continue;
+		if (n == MAX_TEMPLATES_PER_ROW) {
+			snprintf(rowprob, probsz, "more than %d templates",
+			    MAX_TEMPLATES_PER_ROW);
+			goto one;
 		}
-		if (end == NULL)
-			break;
-		p = end + 1;
+		for (k = 0; k < n; k++)
+			if (pairs[k].len == len &&
+			    memcmp(pairs[k].name, s, len) == 0)
+				break;
+		if (k == n) {
+			pairs[n].name = s;
+			pairs[n].len = len;
+			pairs[n].problem[0] = '\0';
+			n++;
+		}
 	}
 	if (n == 0) {
 		snprintf(rowprob, probsz, "no template named in column \"%s\"",
@@ -1124,8 +1132,6 @@ cur_relpath(const struct pf_current *c, char *buf, size_t len)
 	snprintf(buf, len, "../%s/%s", c->run, c->file);
 }
 
-/* The manifest row and the record of one finished job (inside the batch
- * transaction). */
 static void unwrite(struct run *, struct job *);
 
 /*
@@ -1162,6 +1168,8 @@ changed_meanwhile(struct run *r, struct job *j)
 	return NULL;
 }
 
+/* The manifest row and the record of one finished job (inside the batch
+ * transaction). */
 static struct pf_error *
 record(struct run *r, struct job *j, struct pf_manifest_row *mr)
 {
@@ -1297,7 +1305,7 @@ unpublish_revoked(struct run *r)
 
 	if ((err = pf_db_data_version(r->db, &dv)) != NULL)
 		return err;
-	if (dv == r->dv0 && !r->others_wrote)
+	if (dv == r->dv0)	/* nobody else committed: nothing revoked */
 		return NULL;
 	return pf_store_revocations_since(r->db, r->now, unpublish_user, r);
 }
@@ -1813,7 +1821,6 @@ export_users(struct run *r)
 	 * reader opens it again through /dev/fd. */
 	unlink(path);
 	r->tmpfd = fd;
-	r->has_tmpfd = 1;
 	snprintf(path, sizeof(path), "/dev/fd/%d", fd);
 	if ((r->tmpcsv = pf_strdup(path)) == NULL)
 		return pf_error_nomem();
@@ -1941,6 +1948,7 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	r.db = db;
 	r.rec = &res->run;
 	r.keycol = r.tmplcol = -1;
+	r.tmpfd = -1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.cv_read, NULL);
@@ -2185,7 +2193,7 @@ done:
 	free(r.attr_order);
 	free(r.root);
 	free(r.tmpcsv);
-	if (r.has_tmpfd)
+	if (r.tmpfd != -1)
 		close(r.tmpfd);
 	free(wa);
 	pf_db_unlock(lockfd);

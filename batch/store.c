@@ -433,7 +433,7 @@ pf_store_run_has_file(struct pf_db *db, long long run_id, const char *file,
 }
 
 enum { W_USER_FIND, W_USER, W_USER_UPDATE, W_PROFILE, W_CHALLENGE,
-    W_SUPERSEDE_C, W_SUPERSEDE_P, W_FAILURE, W_SEEN, W_REVOKED, W_N };
+    W_SUPERSEDE_C, W_SUPERSEDE_P, W_FAILURE, W_SEEN, W_CHALLENGE_NOW, W_N };
 
 /*
  * The writer's statements run inside the batch transaction, and any error
@@ -469,7 +469,7 @@ static const char *const writer_sql[W_N] = {
 	[W_FAILURE] = "INSERT OR ROLLBACK INTO failures (run_id, line, "
 	    "user_key, template, error) VALUES (?, ?, ?, ?, ?)",
 	[W_SEEN] = "INSERT OR IGNORE INTO temp.pf_seen (key) VALUES (?)",
-	[W_REVOKED] = "SELECT revoke_reason IS 'revoked' AND revoked_at >= "
+	[W_CHALLENGE_NOW] = "SELECT revoke_reason IS 'revoked' AND revoked_at >= "
 	    "?2, used_at IS NOT NULL FROM challenges WHERE id = ?1",
 };
 
@@ -711,7 +711,7 @@ struct pf_error *
 pf_store_challenge_now(struct pf_store_writer *w, long long challenge_id,
     time_t since, int *revoked, int *used)
 {
-	sqlite3_stmt *st = w->st[W_REVOKED];
+	sqlite3_stmt *st = w->st[W_CHALLENGE_NOW];
 	struct pf_error *err = NULL;
 	int rc;
 

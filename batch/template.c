@@ -419,6 +419,14 @@ static const struct kspec spec_udp = {
 	.key = "item", .type = V_STRING, .strs = strs_udp
 };
 
+/* On demand, as the VPN and IPSec dictionaries both have it. */
+#define ONDEMAND_KEYS							\
+	IE("OnDemandEnabled", ints_bit),				\
+	ARR("OnDemandMatchDomainsAlways", &spec_string),		\
+	ARR("OnDemandMatchDomainsNever", &spec_string),			\
+	ARR("OnDemandMatchDomainsOnRetry", &spec_string),		\
+	ARR("OnDemandRules", &spec_ondemand_rule)
+
 /* VendorConfig is the vendor's: known keys checked, others allowed. */
 static const struct kspec spec_vendor[] = {
 	S("Realm"),
@@ -443,12 +451,8 @@ static const struct kspec spec_vpn_vpn[] = {
 	IE("ExcludeCellularServices", ints_bit),
 	IE("ExcludeAPNs", ints_bit),
 	IE("ExcludeDeviceCommunication", ints_bit),
-	IE("OnDemandEnabled", ints_bit),
 	IE("OnDemandUserOverrideDisabled", ints_bit),
-	ARR("OnDemandMatchDomainsAlways", &spec_string),
-	ARR("OnDemandMatchDomainsNever", &spec_string),
-	ARR("OnDemandMatchDomainsOnRetry", &spec_string),
-	ARR("OnDemandRules", &spec_ondemand_rule),
+	ONDEMAND_KEYS,
 	END
 };
 
@@ -486,11 +490,7 @@ static const struct kspec spec_ipsec[] = {
 	B("PromptForVPNPIN"),
 	IE("DisconnectOnIdle", ints_bit),
 	I("DisconnectOnIdleTimer"),
-	IE("OnDemandEnabled", ints_bit),
-	ARR("OnDemandMatchDomainsAlways", &spec_string),
-	ARR("OnDemandMatchDomainsNever", &spec_string),
-	ARR("OnDemandMatchDomainsOnRetry", &spec_string),
-	ARR("OnDemandRules", &spec_ondemand_rule),
+	ONDEMAND_KEYS,
 	END
 };
 
@@ -2073,40 +2073,89 @@ bind_also(struct lctx *c, struct pf_tnode *n, enum pf_bind_kind kind,
 	return NULL;
 }
 
+/* Does some pair of the Subject subj fill a value of type from user
+ * data? */
+static int
+fills_type(const struct pf_tnode *subj, const char *type)
+{
+	const struct pf_tnode *v;
+	size_t i, j;
+
+	for (i = 0; i < subj->nkids; i++) {
+		for (j = 0; j < subj->kids[i].nkids; j++) {
+			v = &subj->kids[i].kids[j].kids[1];
+			if (v->bind != PF_BIND_NONE && has_user_data(v) &&
+			    same_rdn_type(type, v->bind_name))
+				return 1;
+		}
+	}
+	return 0;
+}
+
 /* The other Subject values of a type that some pair fills from user
  * data. */
 static struct pf_error *
 bind_subject_literals(struct lctx *c, struct pf_tnode *subj)
 {
 	struct pf_error *err = NULL;
-	struct pf_tnode *p, *q;
+	struct pf_tnode *p;
 	const char *type;
-	size_t i, j, k, l;
+	size_t i, j;
 
 	for (i = 0; i < subj->nkids && err == NULL; i++) {
 		for (j = 0; j < subj->kids[i].nkids && err == NULL; j++) {
 			p = &subj->kids[i].kids[j];
-			if (p->kids[1].bind != PF_BIND_NONE ||
-			    (type = tn_literal(&p->kids[0])) == NULL)
-				continue;
-			for (k = 0; k < subj->nkids; k++) {
-				for (l = 0; l < subj->kids[k].nkids; l++) {
-					q = &subj->kids[k].kids[l];
-					if (q->kids[1].bind != PF_BIND_NONE &&
-					    has_user_data(&q->kids[1]) &&
-					    same_rdn_type(type,
-					    q->kids[1].bind_name))
-						break;
-				}
-				if (l < subj->kids[k].nkids)
-					break;
-			}
-			if (k < subj->nkids)
+			if (p->kids[1].bind == PF_BIND_NONE &&
+			    (type = tn_literal(&p->kids[0])) != NULL &&
+			    fills_type(subj, type))
 				err = bind_also(c, &p->kids[1],
 				    PF_BIND_SUBJECT, type);
 		}
 	}
 	return err;
+}
+
+/*
+ * Each entry of the SubjectAltName dictionary san whose type Apple names
+ * (a string, or each string of an array): fn(c, entry, type).
+ */
+static struct pf_error *
+each_san(struct lctx *c, struct pf_tnode *san, struct pf_error *(*fn)(
+    struct lctx *, struct pf_tnode *, const char *))
+{
+	struct pf_error *err = NULL;
+	struct pf_tnode *v;
+	size_t i, j, m;
+
+	for (i = 0; i < san->nkids && err == NULL; i++) {
+		v = &san->kids[i];
+		m = v->kind == PF_TN_ARRAY ? v->nkids : 1;
+		if (spec_find(spec_san, san->keys[i]) == NULL)
+			continue;
+		for (j = 0; j < m && err == NULL; j++)
+			err = fn(c, v->kind == PF_TN_ARRAY ? &v->kids[j] : v,
+			    san->keys[i]);
+	}
+	return err;
+}
+
+/* A SubjectAltName entry with user data is bound. */
+static struct pf_error *
+bind_san_user(struct lctx *c, struct pf_tnode *e, const char *type)
+{
+	if (has_user_data(e)) {
+		e->bind = PF_BIND_SAN;
+		e->bind_name = type;
+		c->t->nbind++;
+	}
+	return NULL;
+}
+
+/* ... and then every other one. */
+static struct pf_error *
+bind_san_rest(struct lctx *c, struct pf_tnode *e, const char *type)
+{
+	return bind_also(c, e, PF_BIND_SAN, type);
 }
 
 /* SCEP: the challenge, and bindings of Subject and SubjectAltName values
@@ -2182,33 +2231,11 @@ check_scep(struct lctx *c, struct pf_tnode *p)
 	/* Where user data goes into SubjectAltName, every entry is bound:
 	 * the request must carry exactly the profile's names. */
 	if ((san = tn_get(pc, "SubjectAltName")) != NULL) {
-		size_t bound = 0, pass;
+		size_t before = c->t->nbind;
 
-		for (pass = 0; pass < 2 && err == NULL; pass++) {
-			for (i = 0; i < san->nkids && err == NULL; i++) {
-				struct pf_tnode *v = &san->kids[i];
-				size_t m = v->kind == PF_TN_ARRAY ?
-				    v->nkids : 1;
-
-				if (spec_find(spec_san, san->keys[i]) == NULL)
-					continue;
-				for (j = 0; j < m && err == NULL; j++) {
-					struct pf_tnode *e = v->kind ==
-					    PF_TN_ARRAY ? &v->kids[j] : v;
-
-					if (pass == 1)
-						err = bound == 0 ? NULL :
-						    bind_also(c, e,
-						    PF_BIND_SAN, san->keys[i]);
-					else if (has_user_data(e)) {
-						e->bind = PF_BIND_SAN;
-						e->bind_name = san->keys[i];
-						c->t->nbind++;
-						bound++;
-					}
-				}
-			}
-		}
+		if ((err = each_san(c, san, bind_san_user)) == NULL &&
+		    c->t->nbind > before)
+			err = each_san(c, san, bind_san_rest);
 	}
 done:
 	path_pop(c, saved);
@@ -2479,13 +2506,12 @@ check_top(struct lctx *c, struct pf_tnode *root)
 		if (a == NULL || a->kind != PF_TN_STR || a->nsegs == 0 ||
 		    (a->nsegs == 1 && a->segs[0].kind == PF_SEG_UUID))
 			continue;
-		saved = path_key(c, "PayloadUUID");
 		if (i < pc->nkids) {
-			path_pop(c, saved);
 			saved = path_key(c, "PayloadContent");
 			path_index(c, i);
 			path_key(c, "PayloadUUID");
-		}
+		} else
+			saved = path_key(c, "PayloadUUID");
 		err = perr(c, "only {{uuid:LABEL}} or a literal (replaced in "
 		    "every profile) keeps it unique; other placeholders can "
 		    "repeat it");

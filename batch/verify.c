@@ -180,6 +180,8 @@ static struct pf_error *
 check_bindings(struct pf_db *db, long long profile_id,
     const struct pf_csr *csr, struct pf_verdict *v)
 {
+	static const char extra_san[] = "subjectAltName: the request carries "
+	    "a name the profile does not";
 	struct pf_error *err;
 	struct bound *b = NULL;
 	size_t nb = 0, i, k, nk = csr->nrdns + csr->nsans;
@@ -207,12 +209,15 @@ check_bindings(struct pf_db *db, long long profile_id,
 	}
 	for (i = 0, san = 0; i < nb; i++)
 		san |= b[i].san;
+	if (san && csr->nsans_other > 0) {
+		refuse(v, "%s", extra_san);
+		goto done;
+	}
 	for (k = 0; k < nk; k++) {
 		if (used[k])
 			continue;
 		if (k >= csr->nrdns && san) {
-			refuse(v, "subjectAltName: the request carries a name "
-			    "the profile does not");
+			refuse(v, "%s", extra_san);
 			goto done;
 		}
 		for (i = 0; i < nb; i++)
@@ -224,9 +229,6 @@ check_bindings(struct pf_db *db, long long profile_id,
 			goto done;
 		}
 	}
-	if (san && csr->nsans_other > 0)
-		refuse(v, "subjectAltName: the request carries a name the "
-		    "profile does not");
 done:
 	for (i = 0; i < nb; i++)
 		free(b[i].value);
