@@ -84,7 +84,8 @@ not_after = iso(openssl("x509", "-in", signer_pem, "-noout",
 
 status_bad, json_bad, verdict_bad, fp_bad, top_bad, types_bad = [], [], [], [], [], []
 wiring_bad, scep_bad, leak, absent, text_bad, nscep = [], [], [], [], [], 0
-tmp = tempfile.mkdtemp()
+tmpdir = tempfile.TemporaryDirectory()
+tmp = tmpdir.name
 for path in files:
     name = os.path.basename(path)
     blob = open(path, "rb").read()
