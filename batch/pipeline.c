@@ -1961,22 +1961,6 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	if (!o->dry_run && (err = pf_db_lock(db, o->wait, &lockfd)) != NULL)
 		goto done;
 	r.now = time(NULL);
-	if (o->dry_run) {
-		if (realpath(o->out_root, abs) == NULL)
-			snprintf(abs, sizeof(abs), "%s", o->out_root);
-	} else {
-		if ((err = pf_outdir_open(&r.od, o->out_root)) != NULL)
-			goto done;
-		if (realpath(o->out_root, abs) == NULL) {
-			err = pf_error_errno(PF_EX_CANTCREAT, "%s",
-			    o->out_root);
-			goto done;
-		}
-	}
-	if ((r.root = pf_strdup(abs)) == NULL) {
-		err = pf_error_nomem();
-		goto done;
-	}
 	csv_path = o->csv_path;
 	if (csv_path == NULL) {
 		if ((err = export_users(&r)) != NULL)
@@ -2014,6 +1998,24 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		goto done;
 	if ((err = pf_store_has_profiles(db, &r.any_profiles)) != NULL)
 		goto done;
+
+	/* OUT is made only once the input is known to be good. */
+	if (o->dry_run) {
+		if (realpath(o->out_root, abs) == NULL)
+			snprintf(abs, sizeof(abs), "%s", o->out_root);
+	} else {
+		if ((err = pf_outdir_open(&r.od, o->out_root)) != NULL)
+			goto done;
+		if (realpath(o->out_root, abs) == NULL) {
+			err = pf_error_errno(PF_EX_CANTCREAT, "%s",
+			    o->out_root);
+			goto done;
+		}
+	}
+	if ((r.root = pf_strdup(abs)) == NULL) {
+		err = pf_error_nomem();
+		goto done;
+	}
 
 	if (!o->dry_run) {
 		if ((err = pf_store_run_unfinished(db, recover_one, &r)) !=

@@ -55,6 +55,7 @@ expect_status 65 "CSV without the key column" "$PF" run --csv nokey.csv \
     --out bad1 $(signer_args "$T/pki")
 err_has "missing key column names the file and line" "nokey.csv:1:"
 check "nothing written without the key column" no_profiles bad1
+check "no output folder made for a CSV without the key column" [ ! -e bad1 ]
 
 expect_status 78 "key does not match the certificate" "$PF" run --csv users.csv \
     --out bad2 --signer-cert "$T/pki/signer.pem" --signer-key "$T/pki/other.key" \
@@ -67,9 +68,11 @@ expect_status 78 "expired signer" "$PF" run --csv users.csv --out bad3 \
     --signer-key "$T/pki/signer-expired.key" --chain "$T/pki/chain.pem"
 err_has "expiry names the certificate" "signer-expired.pem"
 check "nothing written with an expired signer" no_profiles bad3
+check "no output folder made for a bad signer" sh -c '[ ! -e bad2 ] && [ ! -e bad3 ]'
 
 expect_status 66 "missing CSV" "$PF" run --csv nope.csv --out bad4 \
     $(signer_args "$T/pki")
+check "no output folder made for a missing CSV" [ ! -e bad4 ]
 expect_status 64 "passphrase on the command line is refused" "$PF" run \
     --csv users.csv --out bad5 $(signer_args "$T/pki") --key-pass hunter2
 
@@ -78,6 +81,7 @@ expect_status 65 "strict run with bad rows" "$PF" run --csv rows.csv \
     --out bad6 --strict $(signer_args "$T/pki")
 err_has "strict names file and line" "rows.csv:3:"
 check "strict writes nothing" no_profiles bad6
+check "strict makes no output folder" [ ! -e bad6 ]
 expect_status 1 "bad rows are skipped and the run ends with status 1" \
     "$PF" run --csv rows.csv --out rows $(signer_args "$T/pki")
 check "failed rows are in the manifest" \
@@ -99,6 +103,7 @@ expect_status 65 "--template naming no template" "$PF" run --csv users.csv \
     --template scpe --out typo $(signer_args "$T/pki")
 err_has "the error names it" 'template "scpe" not found'
 check "nothing written for an unknown --template" no_profiles typo
+check "no output folder made for an unknown --template" [ ! -e typo ]
 expect_status 64 "--out empty" "$PF" run --csv users.csv --out '' \
     $(signer_args "$T/pki")
 mkdir -p lat/latest
