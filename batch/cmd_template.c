@@ -45,7 +45,7 @@ template_add(struct pf_cmdctx *ctx, int argc, char **argv)
 	long version;
 	int ch, force = 0, added;
 
-	while ((ch = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
 			force = 1;
@@ -127,7 +127,7 @@ template_show(struct pf_cmdctx *ctx, int argc, char **argv)
 	char *end;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "v:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'v':
 			version = strtol(optarg, &end, 10);

@@ -181,6 +181,11 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
+			if (optarg[0] == '\0') {
+				fprintf(stderr, "profactory: --db: empty "
+				    "path\n");
+				return PF_EX_USAGE;
+			}
 			ctx.dbpath = optarg;
 			break;
 		case 'h':

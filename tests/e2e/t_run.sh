@@ -106,6 +106,8 @@ check "nothing written for an unknown --template" no_profiles typo
 check "no output folder made for an unknown --template" [ ! -e typo ]
 expect_status 64 "--out empty" "$PF" run --csv users.csv --out '' \
     $(signer_args "$T/pki")
+expect_status 64 "--db empty" "$PF" --db '' runs
+err_has "the error names --db" "--db: empty path"
 mkdir -p lat/latest
 expect_status 73 "OUT/latest that is a folder" "$PF" run --csv users.csv \
     --out lat $(signer_args "$T/pki")
