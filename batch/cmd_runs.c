@@ -1,10 +1,30 @@
+#include <sys/types.h>
+
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cmd.h"
 #include "store.h"
 #include "util.h"
+
+/*
+ * A run the database holds as running whose process is gone was killed:
+ * it shows as interrupted, as the next run will record it.  (A process
+ * of that number that exists may be another one; that run shows as
+ * running until the next run tells.)
+ */
+static const char *
+status_of(const struct pf_run_rec *r)
+{
+	if (strcmp(r->status, "running") == 0 && r->pid > 0 &&
+	    r->pid == (pid_t)r->pid && kill((pid_t)r->pid, 0) == -1 &&
+	    errno == ESRCH)
+		return "interrupted";
+	return r->status;
+}
 
 static struct pf_error *
 print_run(void *arg, const struct pf_run_rec *r)
@@ -14,7 +34,7 @@ print_run(void *arg, const struct pf_run_rec *r)
 	(void)arg;
 	pf_time_iso(r->started_at, when, sizeof(when));
 	printf("%-20s %-10s %-11s %s %7lld %7lld %8lld %9lld %7lld %6lld\n",
-	    r->name, r->kind, r->status, when, r->n_rows, r->n_issued,
+	    r->name, r->kind, status_of(r), when, r->n_rows, r->n_issued,
 	    r->n_reissued, r->n_unchanged, r->n_revoked, r->n_failed);
 	return NULL;
 }
@@ -43,7 +63,7 @@ json_run(void *arg, const struct pf_run_rec *r)
 	    "\"started\": \"%s\", \"finished\": %s%s%s, \"duration_ms\": %lld, "
 	    "\"rows\": %lld, \"issued\": %lld, \"reissued\": %lld, "
 	    "\"unchanged\": %lld, \"revoked\": %lld, \"failed\": %lld, "
-	    "\"dir\": ", r->kind, r->status, t0, t1[0] ? "\"" : "",
+	    "\"dir\": ", r->kind, status_of(r), t0, t1[0] ? "\"" : "",
 	    t1[0] ? t1 : "null", t1[0] ? "\"" : "", r->duration_ms,
 	    r->n_rows, r->n_issued, r->n_reissued, r->n_unchanged,
 	    r->n_revoked, r->n_failed)) != NULL)

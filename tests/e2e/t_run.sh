@@ -187,4 +187,26 @@ expect_status 0 "encrypted key with --key-pass env:" env PFPASS=demo-pass \
     --key-pass env:PFPASS
 check "second run reissues and supersedes" \
     [ "$(sqlite3 "$T/pf.db" "SELECT count(*) FROM challenges WHERE revoke_reason = 'superseded'")" -gt 0 ]
+
+# runs: a run held as running whose process is gone (killed) shows as
+# interrupted; one whose process lives shows as running.
+sh -c 'exit 0' &
+deadpid=$!
+wait "$deadpid"
+sqlite3 "$T/pf.db" "INSERT INTO runs (name, kind, status, pid, started_at,
+    out_dir) VALUES ('killed-run', 'run', 'running', $deadpid, 1, '$T'),
+    ('live-run', 'run', 'running', $$, 2, '$T')"
+expect_status 0 "runs with two runs held as running" "$PF" runs
+check "the run whose process is gone shows as interrupted" \
+    grep -Eq '^killed-run +run +interrupted ' "$T/last.out"
+check "the run whose process lives shows as running" \
+    grep -Eq '^live-run +run +running ' "$T/last.out"
+expect_status 0 "runs --json with them" "$PF" runs --json
+check "runs --json says the same" python3 -c '
+import json, sys
+st = {r["run"]: r["status"] for r in json.load(open(sys.argv[1]))}
+sys.exit(not (st["killed-run"] == "interrupted" and st["live-run"] == "running"))
+' "$T/last.out"
+check "the database is left as it was" [ "$(sqlite3 "$T/pf.db" \
+    "SELECT count(*) FROM runs WHERE status = 'running'")" = 2 ]
 finish
