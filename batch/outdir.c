@@ -269,15 +269,20 @@ safe_part(const char *s, char *buf, size_t max)
 	return o;
 }
 
-/* Append "-" and 8 hex digits of the SHA-256 of s at buf + o; returns the
- * new length. */
+/*
+ * Append "~" and 8 hex digits of the SHA-256 of s at buf + o; returns the
+ * new length.  safe_part() never keeps a '~', so no key or template can
+ * spell a digested name ("A@x" gives "a@x~<digest>"; the key
+ * "a@x~<digest>" gives "a@x_<digest>~<its digest>"), nor a collision name
+ * (alt_name()).
+ */
 static size_t
 add_digest(char *buf, size_t o, const char *s)
 {
 	char hex[PF_SHA256_HEX];
 
 	pf_sha256_hex(s, strlen(s), hex);
-	buf[o++] = '-';
+	buf[o++] = '~';
 	memcpy(buf + o, hex, 8);
 	return o + 8;
 }
@@ -319,7 +324,7 @@ run_file_name(const char *name)
 /*
  * One safe part from s into buf (at least max + 11 bytes): safe_part() of
  * at most max bytes; a leading '_' before '.', '-', '+', '@' or a device
- * name; then "-" and 8 hex digits of s's SHA-256 when the part is not s
+ * name; then "~" and 8 hex digits of s's SHA-256 when the part is not s
  * itself, or when digest is set.  Returns the length.
  */
 static size_t

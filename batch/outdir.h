@@ -61,7 +61,7 @@ void pf_safe_name(const char *key, const char *tmpl, const char *ext,
  * (at least PF_PATH_MAX + 1 bytes).  PF_LAYOUT_FLAT: pf_safe_name().
  * PF_LAYOUT_BY_USER: "USER/TEMPLATE.EXT", where USER and TEMPLATE each
  * follow pf_safe_name()'s rules for the key (a part that had to change
- * gets "-" and 8 hex digits of its SHA-256); a USER that would be the name
+ * gets "~" and 8 hex digits of its SHA-256); a USER that would be the name
  * of a run directory's own file, or end in ext, gets the digest too.
  */
 void pf_safe_path(enum pf_layout layout, const char *key, const char *tmpl,

@@ -127,7 +127,7 @@ for r in issued:
     if layout == "by-user":
         folder = parts[0]
         folders[folder].add(r["user"])
-        if folder != r["user"] and not folder.endswith("-" + sha8(r["user"])):
+        if folder != r["user"] and not folder.endswith("~" + sha8(r["user"])):
             unsafe.append("%s: changed key %r without its digest" % (folder, r["user"]))
         if folder in RUN_FILES or folder.endswith(".mobileconfig"):
             unsafe.append("%s: folder named like a file" % folder)

@@ -29,13 +29,13 @@ layout_ok() {
 
 # Awkward keys (the key column is "id"): accents and a space; '#', '%',
 # '?', '&'; markup; quotes; '..' and a way out; keys differing only in
-# case; a key that is literally another key's safe name (they share a
-# folder, the file gets ~2); non-ASCII only; a leading dash; a device
+# case; a key spelled as another key's digested name (it cannot take that
+# name: its '~' is not kept, so it gets a digest of its own); non-ASCII only; a leading dash; a device
 # name; a run directory's own file name; a control character, a
 # duplicate and an unknown template (failed rows).
 python3 - <<'EOF'
 import csv, hashlib
-collide = "ana@example.com-" + hashlib.sha256(b"Ana@Example.com").hexdigest()[:8]
+collide = "ana@example.com~" + hashlib.sha256(b"Ana@Example.com").hexdigest()[:8]
 rows = [
     ("ana@example.com", "Ana", "scep;wifi"),
     ("Ana@Example.com", "Ana Upper", "scep"),
@@ -61,8 +61,12 @@ with open("users.csv", "w", newline="", encoding="utf-8") as f:
         w.writerow([key, "u%d@example.com" % len(key), name, tmpl])
 with open("collide", "w") as f:
     f.write(collide)
+with open("collide_own", "w") as f:
+    f.write(collide.replace("~", "_") + "~" +
+            hashlib.sha256(collide.encode()).hexdigest()[:8])
 EOF
 COLLIDE=$(cat collide)
+COLLIDE_OWN=$(cat collide_own)
 
 # Usage and --dry-run first: nothing may be written.
 expect_status 64 "--layout with an unknown value is a usage error" \
@@ -90,50 +94,51 @@ check "the planted link became a folder" planted_ok
 case_ok() {
 	[ -f "out/$R1/ana@example.com/scep.mobileconfig" ] &&
 	    [ -f "out/$R1/ana@example.com/wifi.mobileconfig" ] &&
-	    [ "$(find "out/$R1" -path "out/$R1/ana@example.com-*/scep.mobileconfig" |
+	    [ "$(find "out/$R1" -path "out/$R1/ana@example.com~*/scep.mobileconfig" |
 	    wc -l)" -eq 1 ]
 }
 check "keys differing only in case have their own folders" case_ok
 collide_ok() {
 	[ -f "out/$(latest)/$COLLIDE/scep.mobileconfig" ] &&
-	    [ -f "out/$(latest)/$COLLIDE/scep~2.mobileconfig" ] &&
+	    [ ! -e "out/$(latest)/$COLLIDE/scep~2.mobileconfig" ] &&
+	    [ -f "out/$(latest)/$COLLIDE_OWN/scep.mobileconfig" ] &&
 	    [ -f "out/current/$COLLIDE/scep.mobileconfig" ] &&
-	    [ -f "out/current/$COLLIDE/scep~2.mobileconfig" ] &&
-	    [ "$(grep -c "^[0-9]*,$COLLIDE,scep,[0-9],[a-z]*issued,$COLLIDE/scep~2.mobileconfig," \
+	    [ -f "out/current/$COLLIDE_OWN/scep.mobileconfig" ] &&
+	    [ "$(grep -c "^[0-9]*,$COLLIDE,scep,[0-9],[a-z]*issued,$COLLIDE_OWN/scep.mobileconfig," \
 	    "out/$(latest)/manifest.csv")" -eq 1 ]
 }
-check "a key that is another key's safe name shares its folder, ~2 on the file" collide_ok
+check "a key spelled as another key's digested name gets a folder of its own" collide_ok
 check "an accented key keeps its letters, lowercased ASCII and a digest" \
-    [ "$(ndirs "out/$R1" 'josé_maría@example.com-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]')" -eq 1 ]
+    [ "$(ndirs "out/$R1" 'josé_maría@example.com~[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]')" -eq 1 ]
 dots_ok() {
-	[ "$(ndirs "out/$R1" '_._-*')" -eq 1 ] &&
-	    [ "$(ndirs "out/$R1" '_.._.._escape-*')" -eq 1 ] &&
+	[ "$(ndirs "out/$R1" '_._~*')" -eq 1 ] &&
+	    [ "$(ndirs "out/$R1" '_.._.._escape~*')" -eq 1 ] &&
 	    [ ! -e "$T/escape" ] && [ ! -e out/escape ]
 }
 check "'..' and a way out become plain folders" dots_ok
 names_ok() {
 	[ ! -e "out/$R1/con" ] && [ ! -e "out/$R1/CON" ] &&
-	    [ -f "out/$R1/manifest.csv" ] && [ "$(ndirs "out/$R1" '_con-*')" -eq 1 ] &&
-	    [ "$(ndirs "out/$R1" 'manifest.csv-*')" -eq 1 ] &&
-	    [ "$(ndirs "out/$R1" '_-rf-*')" -eq 1 ] && [ -d "out/$R1/Дмитрий" ]
+	    [ -f "out/$R1/manifest.csv" ] && [ "$(ndirs "out/$R1" '_con~*')" -eq 1 ] &&
+	    [ "$(ndirs "out/$R1" 'manifest.csv~*')" -eq 1 ] &&
+	    [ "$(ndirs "out/$R1" '_-rf~*')" -eq 1 ] && [ -d "out/$R1/Дмитрий" ]
 }
 check "a device name, a run file name, a dash are no folder names" names_ok
 tree_ok() {
-	[ "$(find "out/$R1" -mindepth 1 -type d -perm 0700 | wc -l)" -eq 12 ] &&
+	[ "$(find "out/$R1" -mindepth 1 -type d -perm 0700 | wc -l)" -eq 13 ] &&
 	    [ "$(find "out/$R1" -mindepth 2 -maxdepth 2 -type f \
 	    -name '*.mobileconfig' -perm 0600 | wc -l)" -eq 15 ] &&
 	    [ "$(find "out/$R1" -mindepth 1 -maxdepth 1 -type f | wc -l)" -eq 3 ] &&
 	    [ -z "$(find "out/$R1" out/current -mindepth 1 \( -type d ! -perm 0700 \) \
 	    -o \( -type f ! -perm 0600 \) -o -type l)" ]
 }
-check "find: 12 user folders (0700), 15 profiles in them (0600), 3 files at the top" tree_ok
+check "find: 13 user folders (0700), 15 profiles in them (0600), 3 files at the top" tree_ok
 check "current/ mirrors the run directory, folder by folder" \
     [ "$(cd "out/$R1" && find . -name '*.mobileconfig' | sort)" = \
       "$(cd out/current && find . -name '*.mobileconfig' | sort)" ]
-check "stat: current/ holds 12 folders of mode 0700 and 15 profiles of mode 0600" \
+check "stat: current/ holds 13 folders of mode 0700 and 15 profiles of mode 0600" \
     [ "$(find out/current -mindepth 1 -exec stat -c '%F %a' {} + | sort |
     uniq -c | awk '{ printf "%s %s %s;", $1, $NF, $2 }')" = \
-    "12 700 directory;15 600 regular;" ]
+    "13 700 directory;15 600 regular;" ]
 check "the database records the relative paths" \
     [ "$(q "SELECT count(*) FROM profiles WHERE file LIKE '%/%' AND file NOT LIKE '%/%/%'")" -eq 15 ]
 check "the failed rows are in index.html" \
@@ -211,7 +216,7 @@ check "no flat scep profile left in current/" \
     [ -z "$(find out/current -maxdepth 1 -name '*.scep.mobileconfig')" ]
 check "the flat wifi profile stays, unchanged" \
     [ -f "out/current/$jose_dir.wifi.mobileconfig" ]
-check "the collision is resolved the same way again" collide_ok
+check "the key spelled as a digested name keeps its own folder" collide_ok
 
 # revoke and --prune: the user's links go, and an emptied folder with them.
 expect_status 0 "revoke a by-user user" "$PF" revoke --user '<script>alert(1)</script>'
@@ -263,6 +268,39 @@ check "recovery does not follow a symbolic link" [ -f evil/keep.mobileconfig ]
 check "the crashed run is marked interrupted" \
     [ "$(q "SELECT status FROM runs WHERE name = '$R5'")" = interrupted ]
 layout_ok "after recovery" by-user
+
+# Flat layout, across runs: a key spelled as another key's digested name
+# (in the old '-' form and in the '~' form) never takes its name, so
+# reissuing it alone does not replace the other user's OUT/current/ link.
+mkdir forge && cd forge || exit 1
+python3 - <<'EOF'
+import hashlib
+h = hashlib.sha256(b"A@x.com").hexdigest()[:8]
+with open("u1.csv", "w") as f:
+    f.write("id,email,name\nA@x.com,a@x.com,A\na@x.com-%s,b@x.com,B\na@x.com~%s,c@x.com,C\n" % (h, h))
+with open("u2.csv", "w") as f:
+    f.write("id,email,name\nA@x.com,a@x.com,A\na@x.com-%s,b@x.com,B2\na@x.com~%s,c@x.com,C2\n" % (h, h))
+EOF
+cd "$T" || exit 1
+expect_status 0 "flat: keys spelled as another key's digested name" \
+    "$PF" run --csv forge/u1.csv $K --template scep --out forge/out $S
+expect_status 0 "flat: only those two reissued" \
+    "$PF" run --csv forge/u2.csv $K --template scep --out forge/out $S
+check "flat: 1 unchanged, 2 reissued" summary_has ' 0 issued, 2 reissued, 1 unchanged'
+forge_ok() {
+	[ "$(find forge/out/current -type f | wc -l)" -eq 3 ] &&
+	    [ "$(q "SELECT count(*) FROM profiles p JOIN challenges c ON
+	    c.profile_id = p.id WHERE c.revoked_at IS NULL AND p.run_id IN
+	    (SELECT id FROM runs WHERE out_dir LIKE '%/forge/out')")" -eq 3 ] &&
+	    q "SELECT p.file || ' ' || p.sha256 FROM profiles p JOIN challenges
+	    c ON c.profile_id = p.id WHERE c.revoked_at IS NULL AND p.run_id IN
+	    (SELECT id FROM runs WHERE out_dir LIKE '%/forge/out')" |
+	    while read -r f sum; do
+		[ "$(sha256sum < "forge/out/current/$f" | cut -c1-64)" = "$sum" ] ||
+		    exit 1
+	    done
+}
+check "flat: OUT/current/ holds each user's own newest profile" forge_ok
 
 # SIGKILL at random moments with --layout by-user: every crash invariant.
 if [ "${PF_LAYOUT_CRASH:-1}" = 1 ]; then

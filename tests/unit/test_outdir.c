@@ -36,7 +36,7 @@ safe(const char *key, const char *tmpl)
 	return buf;
 }
 
-/* The name a changed key gets: PREFIX, "-", 8 hex digits of the key's
+/* The name a changed key gets: PREFIX, "~", 8 hex digits of the key's
  * SHA-256, ".TMPL.mobileconfig". */
 static const char *
 want(const char *prefix, const char *key, const char *tmpl)
@@ -45,7 +45,7 @@ want(const char *prefix, const char *key, const char *tmpl)
 	char hex[PF_SHA256_HEX];
 
 	pf_sha256_hex(key, strlen(key), hex);
-	snprintf(buf, sizeof(buf), "%s-%.8s.%s.mobileconfig", prefix, hex,
+	snprintf(buf, sizeof(buf), "%s~%.8s.%s.mobileconfig", prefix, hex,
 	    tmpl);
 	return buf;
 }
@@ -123,7 +123,7 @@ test_template_apart(void)
 	T_CHECK(strcmp(safe("a@x.com", "wifi"),
 	    "a@x.com.wifi.mobileconfig") == 0);
 	pf_sha256_hex("WiFi", 4, hex);
-	snprintf(w, sizeof(w), "a@x.com.wifi-%.8s.mobileconfig", hex);
+	snprintf(w, sizeof(w), "a@x.com.wifi~%.8s.mobileconfig", hex);
 	T_CHECK(strcmp(a, w) == 0);
 	snprintf(a, sizeof(a), "%s", safe("wi fi", "x"));
 	T_CHECK(strcmp(safe("wi", "fi.x"), a) != 0);
@@ -187,7 +187,7 @@ test_long_key(void)
 	memset(key, 'k', 119);
 	memcpy(key + 119, "\xc3\xa9\xc3\xa9", 5);
 	s = safe(key, "scep");
-	T_CHECK(strncmp(s + 119, "-", 1) == 0);
+	T_CHECK(strncmp(s + 119, "~", 1) == 0);
 }
 
 static const char *
@@ -211,7 +211,7 @@ dig(const char *prefix, const char *s)
 
 	k = !k;
 	pf_sha256_hex(s, strlen(s), hex);
-	snprintf(buf[k], sizeof(buf[k]), "%s-%.8s", prefix, hex);
+	snprintf(buf[k], sizeof(buf[k]), "%s~%.8s", prefix, hex);
 	return buf[k];
 }
 
