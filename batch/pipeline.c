@@ -1637,17 +1637,20 @@ recorder(void *arg)
 /*
  * The publisher thread: after the writer has recorded them, jobs in order
  * get their OUT/current/ links and manifest rows, then their slots are
- * free.  Recorded jobs are published even when the run is stopping, so
- * that OUT/current/ follows the database; the manifest of a failed run
- * is thrown away anyway.
+ * free.  Recorded jobs are published even when the run is stopping, or
+ * after a link or manifest row failed (a full disk), so that OUT/current/
+ * follows the database: a profile left there whose challenge the run
+ * superseded could not enrol.  The manifest of a failed run is thrown
+ * away anyway.
  */
 static void *
 publisher(void *arg)
 {
 	struct run *r = arg;
-	struct pf_error *err = NULL;
+	struct pf_error *err;
 	unsigned long long from, to, s;
 	long long done = 0;
+	int failed = 0;
 
 	for (;;) {
 		pthread_mutex_lock(&r->mu);
@@ -1660,16 +1663,19 @@ publisher(void *arg)
 		pthread_mutex_unlock(&r->mu);
 		if (from == to)
 			break;		/* the writer is done, all published */
-		for (s = from; s < to && err == NULL; s++) {
+		for (s = from; s < to; s++) {
 			struct job *j = &r->ring[s % PF_PIPE_WINDOW];
 
+			err = NULL;
 			if (!r->o->dry_run)
 				err = publish(r, j);
-			if (err == NULL && r->man != NULL)
+			if (err == NULL && !failed && r->man != NULL)
 				err = pf_manifest_add(r->man, &j->mr);
+			if (err != NULL && failed++ == 0)
+				set_fatal(r, err);	/* it stops the run */
+			else
+				pf_error_free(err);
 		}
-		if (err != NULL)
-			break;
 		done += (long long)(to - from);
 		/* Done with by every other thread (recorded, and the reader
 		 * refills a slot only once next_free has passed it): cleared
@@ -1681,11 +1687,9 @@ publisher(void *arg)
 		r->next_free = to;
 		pthread_cond_broadcast(&r->cv_read);
 		pthread_mutex_unlock(&r->mu);
-		if (r->o->progress != NULL)
+		if (r->o->progress != NULL && !failed)
 			r->o->progress(r->o->progress_arg, done, r->total);
 	}
-	if (err != NULL)
-		set_fatal(r, err);
 	return NULL;
 }
 

@@ -111,6 +111,33 @@ for b in bad[:5]:
 sys.exit(1 if bad else 0)
 EOF
 }
+# current_follows OUT: OUT/current/ holds exactly the profiles the database
+# holds as current (not superseded), each the run's file (a hard link).
+current_follows() {
+	python3 - "$T/pf.db" "$1" <<'EOF'
+import os, sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+out = os.path.realpath(sys.argv[2])
+bad, want = [], set()
+for rname, file in db.execute(
+        "SELECT r.name, p.file FROM profiles p JOIN runs r ON r.id = "
+        "p.run_id WHERE p.superseded_at IS NULL"):
+    want.add(file)
+    try:
+        if (os.stat(os.path.join(out, "current", file)).st_ino !=
+                os.stat(os.path.join(out, rname, file)).st_ino):
+            bad.append("current/%s: not the profile of %s" % (file, rname))
+    except OSError as e:
+        bad.append("%s: %s" % (file, e.strerror))
+cur = os.path.join(out, "current")
+have = set(os.listdir(cur)) if os.path.isdir(cur) else set()
+bad += ["current/%s: no current profile" % f for f in sorted(have - want)]
+for b in bad[:5]:
+    print("#   " + b)
+print("#   %d of %d wrong" % (len(bad), len(want))) if bad else None
+sys.exit(1 if bad else 0)
+EOF
+}
 # all_current OUT: every user one current profile, in the database and in
 # OUT/current/.
 all_current() {
@@ -168,6 +195,8 @@ for pct in 3 10 25 50 75 90 97 99 999; do
 	    [ ! -e "$sm/out/latest" ]
 	check "full at ${kib} KiB: no manifest for the failed run" \
 	    [ -z "$(find "$sm/out" -name 'manifest.*')" ]
+	check "full at ${kib} KiB: OUT/current/ holds what the database holds as current" \
+	    current_follows "$sm/out"
 	# With room again, a re-run completes what is missing.
 	mount -o remount,size=64m "$sm"
 	run_out "$sm/out"
