@@ -624,8 +624,8 @@ job_clear(struct job *j)
 /*
  * What a good (user, template) pair needs, from its current profile:
  * nothing new when the template version, the user's attributes and an
- * unexpired challenge are the same and its file is intact (checked by a
- * worker); a new profile otherwise.  A challenge an administrator revoked
+ * unexpired challenge and the signer (or none: --unsigned) are the same
+ * and its file is intact (checked by a worker); a new profile otherwise.  A challenge an administrator revoked
  * stays revoked unless --reissue-revoked.  A used challenge is not
  * renewed: the device has enrolled.
  */
@@ -646,7 +646,9 @@ decide(struct run *r, struct job *j)
 	if (c->template_id != j->te->rec.id ||
 	    strcmp(c->attrs_sha256, j->attrs_sha) != 0 ||
 	    c->revoked[0] != '\0' ||
-	    strcmp(c->out_dir, r->root) != 0)
+	    strcmp(c->out_dir, r->root) != 0 ||
+	    strcmp(c->signer, r->o->signer != NULL ?
+	    pf_signer_fingerprint(r->o->signer) : "") != 0)
 		j->action = ACT_ISSUE;
 	else if (c->challenge_id != 0 && !c->used &&
 	    c->expires - r->now <= r->o->renew_before) {

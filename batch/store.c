@@ -780,7 +780,8 @@ pf_store_lookup_new(struct pf_store_lookup **out, struct pf_db *db)
 	if ((err = pf_db_prepare(db, &l->st, "SELECT p.id, p.template_id, "
 	    "t.version, p.attrs_sha256, p.sha256, p.bytes, p.file, r.name, "
 	    "r.out_dir, p.payload_identifier, c.id, c.expires_at, "
-	    "c.used_at IS NOT NULL, c.revoke_reason FROM users u "
+	    "c.used_at IS NOT NULL, c.revoke_reason, r.signer_sha256 "
+	    "FROM users u "
 	    "JOIN profiles p ON p.user_id = u.id "
 	    "JOIN templates t ON t.id = p.template_id "
 	    "JOIN runs r ON r.id = p.run_id "
@@ -839,6 +840,9 @@ pf_store_current(struct pf_store_lookup *l, const char *key, const char *tmpl,
 		c->used = sqlite3_column_int(st, 12);
 		if ((txt = sqlite3_column_text(st, 13)) != NULL)
 			snprintf(c->revoked, sizeof(c->revoked), "%s",
+			    (const char *)txt);
+		if ((txt = sqlite3_column_text(st, 14)) != NULL)
+			snprintf(c->signer, sizeof(c->signer), "%s",
 			    (const char *)txt);
 	} else if (rc != SQLITE_DONE)
 		err = pf_db_error(l->db, "look up current profile");

@@ -143,6 +143,8 @@ struct pf_current {
 	time_t expires;
 	int used;
 	char revoked[16];		/* "" or revoked | superseded | pruned */
+	char signer[PF_SHA256_HEX];	/* its run's signer fingerprint, ""
+					 * if unsigned */
 };
 void pf_current_clear(struct pf_current *c);
 

@@ -93,6 +93,33 @@ expect_status 0 "--reissue-revoked issues again" "$PF" regenerate --csv users3.c
 check "reissued after --reissue-revoked" grep -q 'b@example.com,scep,2,reissued' out/latest/manifest.csv
 check "back in current/" current_ok 2
 
+# Another signer, or none, reissues: OUT/current/ must hold profiles of the
+# signer the run was given.
+pki "$T/pki2" ec
+S2=$(signer_args "$T/pki2")
+expect_status 0 "regenerate with another signer" "$PF" regenerate --csv users3.csv --out out $S2
+check "another signer reissues every profile" sh -c "tail -n 1 '$T/last.out' | grep -q ' 0 issued, 2 reissued, 0 unchanged'"
+signed_by() {
+	for f in out/current/*; do
+		openssl cms -verify -inform DER -in "$f" -CAfile "$1/root.pem" \
+		    -purpose any -out /dev/null 2>/dev/null || return 1
+	done
+}
+check "current/ holds profiles of the new signer" signed_by "$T/pki2"
+expect_status 0 "regenerate --unsigned" "$PF" regenerate --csv users3.csv --out out --unsigned
+check "--unsigned after a signer reissues" sh -c "tail -n 1 '$T/last.out' | grep -q ' 2 reissued, 0 unchanged'"
+unsigned_ok() {
+	for f in out/current/*; do
+		python3 -c 'import plistlib, sys; plistlib.load(open(sys.argv[1], "rb"))' "$f" || return 1
+	done
+}
+check "current/ holds plain XML profiles" unsigned_ok
+expect_status 0 "regenerate signed after --unsigned" "$PF" regenerate --csv users3.csv --out out $S
+check "a signed run after --unsigned reissues" sh -c "tail -n 1 '$T/last.out' | grep -q ' 2 reissued, 0 unchanged'"
+check "current/ signed again" current_ok 2
+expect_status 0 "and again with the same signer" "$PF" regenerate --csv users3.csv --out out $S
+check "the same signer again changes nothing" sh -c "tail -n 1 '$T/last.out' | grep -q ' 0 reissued, 2 unchanged'"
+
 # One run at a time.
 python3 -c '
 print("email,name,template")
