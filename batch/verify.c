@@ -278,7 +278,20 @@ decide(struct pf_db *db, const struct pf_csr *csr,
 	revoked = sqlite3_column_type(st, 5) != SQLITE_NULL;
 	why = (const char *)sqlite3_column_text(st, 6);
 
-	if (revoked) {
+	/*
+	 * The retry of an approved request (the same key, within the grace
+	 * period): the device may never have had its certificate, so it is
+	 * approved again even when the challenge has expired since, or a
+	 * run has superseded it (a new template version, a changed row).
+	 * Not after `revoke` or --prune: the administrator wants the user
+	 * out.
+	 */
+	retry = used && used_key != NULL &&
+	    strcmp(used_key, csr->key_sha256) == 0 &&
+	    (long long)o->now >= used_at &&
+	    (long long)o->now - used_at <= o->grace &&
+	    (!revoked || (why != NULL && strcmp(why, "superseded") == 0));
+	if (revoked && !retry) {
 		if (why != NULL && strcmp(why, "superseded") == 0)
 			refuse(v, "challenge superseded");
 		else if (why != NULL && strcmp(why, "pruned") == 0)
@@ -287,22 +300,18 @@ decide(struct pf_db *db, const struct pf_csr *csr,
 			refuse(v, "challenge revoked");
 		goto done;
 	}
-	if ((long long)o->now >= expires_at) {
+	if ((long long)o->now >= expires_at && !retry) {
 		refuse(v, "challenge expired");
 		goto done;
 	}
-	if (used) {
+	if (used && !retry) {
 		if (used_key == NULL ||
 		    strcmp(used_key, csr->key_sha256) != 0) {
 			refuse(v, "challenge already used");
 			goto done;
 		}
-		if ((long long)o->now - used_at > o->grace ||
-		    (long long)o->now < used_at) {
-			refuse(v, "challenge already used (grace period over)");
-			goto done;
-		}
-		retry = 1;
+		refuse(v, "challenge already used (grace period over)");
+		goto done;
 	}
 	sqlite3_finalize(st);
 	st = NULL;

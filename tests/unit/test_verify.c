@@ -365,6 +365,70 @@ test_superseded_and_pruned(void)
 	teardown();
 }
 
+/*
+ * A used challenge that a run superseded, or that expired, since: the
+ * same key's retry within the grace period is still approved (the device
+ * may not have had its certificate); another key's request, a retry after
+ * the grace period, and any retry after `revoke` or --prune are refused.
+ */
+static void
+test_retry_after_supersede_or_expiry(void)
+{
+	struct pf_verdict v;
+	char a[PF_CHALLENGE_LEN + 1], b[PF_CHALLENGE_LEN + 1];
+	char c[PF_CHALLENGE_LEN + 1], d[PF_CHALLENGE_LEN + 1];
+	long long aid, bid, cid, did, n;
+
+	setup();
+	aid = issue("ana", "scep", a, NULL, NOW - 60, NOW + TTL);
+	bid = issue("bob", "scep", b, NULL, NOW - 60, NOW + 30);
+	cid = issue("cy", "scep", c, NULL, NOW - 60, NOW + TTL);
+	did = issue("di", "scep", d, NULL, NOW - 60, NOW + TTL);
+	T_OK(decide(req(key1, a, NULL, NULL), NOW, 3600, &v));
+	T_CHECK(v.approved && v.challenge_id == aid);
+	T_OK(decide(req(key1, b, NULL, NULL), NOW, 3600, &v));
+	T_CHECK(v.approved && v.challenge_id == bid);
+	T_OK(decide(req(key1, c, NULL, NULL), NOW, 3600, &v));
+	T_CHECK(v.approved && v.challenge_id == cid);
+	T_OK(decide(req(key1, d, NULL, NULL), NOW, 3600, &v));
+	T_CHECK(v.approved && v.challenge_id == did);
+
+	/* ana's profile is reissued (a new template version, say) */
+	x("UPDATE challenges SET revoked_at = 1, revoke_reason = "
+	    "'superseded' WHERE id = ?", aid);
+	T_OK(decide(req(key1, a, NULL, NULL), NOW + 60, 3600, &v));
+	T_CHECK(v.approved && reason_is(&v, "retry by the same key within "
+	    "the grace period"));
+	T_OK(decide(req(key2, a, NULL, NULL), NOW + 60, 3600, &v));
+	T_CHECK(!v.approved && reason_is(&v, "challenge superseded"));
+	T_OK(decide(req(key1, a, NULL, NULL), NOW + 3601, 3600, &v));
+	T_CHECK(!v.approved && reason_is(&v, "challenge superseded"));
+
+	/* bob's challenge expires 30 s after its use */
+	T_OK(decide(req(key1, b, NULL, NULL), NOW + 60, 3600, &v));
+	T_CHECK(v.approved && reason_is(&v, "retry by the same key within "
+	    "the grace period"));
+	T_OK(decide(req(key2, b, NULL, NULL), NOW + 60, 3600, &v));
+	T_CHECK(!v.approved && reason_is(&v, "challenge expired"));
+	T_OK(decide(req(key1, b, NULL, NULL), NOW + 3601, 3600, &v));
+	T_CHECK(!v.approved && reason_is(&v, "challenge expired"));
+
+	/* cy revoked, di pruned: no retry */
+	T_OK(pf_revoke_user(db, "cy", NULL, NOW + 10, &n));
+	T_CHECK(n == 1);
+	T_OK(decide(req(key1, c, NULL, NULL), NOW + 60, 3600, &v));
+	T_CHECK(!v.approved && reason_is(&v, "challenge revoked"));
+	x("UPDATE challenges SET revoked_at = 1, revoke_reason = 'pruned' "
+	    "WHERE id = ?", did);
+	T_OK(decide(req(key1, d, NULL, NULL), NOW + 60, 3600, &v));
+	T_CHECK(!v.approved && reason_is(&v, "challenge pruned"));
+
+	/* the first uses stay the ones recorded */
+	T_CHECK(q("SELECT count(*) FROM challenges WHERE used_at = ?", NOW) ==
+	    4);
+	teardown();
+}
+
 static void
 test_subject_bindings(void)
 {
@@ -687,6 +751,7 @@ main(void)
 	T_RUN(test_expired);
 	T_RUN(test_revoke);
 	T_RUN(test_superseded_and_pruned);
+	T_RUN(test_retry_after_supersede_or_expiry);
 	T_RUN(test_subject_bindings);
 	T_RUN(test_san_bindings);
 	T_RUN(test_unknown_binding);
