@@ -862,7 +862,8 @@ parse_profile(struct pf_inspection *in, const char *label, const char *xml,
     size_t len, char **why)
 {
 	struct pf_error *err;
-	plist_t root = NULL;
+	plist_t root = NULL, type;
+	const char *s;
 	size_t i;
 
 	*why = NULL;
@@ -896,8 +897,16 @@ parse_profile(struct pf_inspection *in, const char *label, const char *xml,
 	}
 	if (plist_get_node_type(root) != PLIST_DICT) {
 		plist_free(root);
-		*why = pf_strdup("not a profile: the top level is not a "
-		    "dictionary");
+		*why = pf_strdup("the top level is not a dictionary");
+		return *why == NULL ? pf_error_nomem() : NULL;
+	}
+	type = plist_dict_get_item(root, "PayloadType");
+	if (type == NULL || plist_get_node_type(type) != PLIST_STRING ||
+	    (s = plist_get_string_ptr(type, NULL)) == NULL ||
+	    strcmp(s, "Configuration") != 0) {
+		plist_free(root);
+		*why = pf_strdup("its top-level PayloadType is not "
+		    "\"Configuration\"");
 		return *why == NULL ? pf_error_nomem() : NULL;
 	}
 	in->root = root;

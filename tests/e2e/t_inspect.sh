@@ -229,6 +229,20 @@ expect_status 65 "signed content that is not a plist" "$PF" inspect \
     signed-text.p7m --ca "$T/pki/root.pem"
 err_has "content named" "the signed content is not a profile"
 out_has "the signature facts are still shown" "signature:        valid"
+for body in '<array><string>x</string></array>' \
+    '<dict><key>Hello</key><string>world</string></dict>' \
+    '<dict><key>PayloadType</key><string>com.apple.wifi.managed</string></dict>'; do
+	printf '<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0">%s</plist>\n' \
+	    "$body" > np.plist
+	openssl cms -sign -nodetach -binary -md sha256 -outform DER -in np.plist \
+	    -signer "$T/pki/signer.pem" -inkey "$T/pki/signer.key" \
+	    -certfile "$T/pki/chain.pem" -out np.mobileconfig
+	expect_status 65 "signed plist that is not a profile: $body" "$PF" \
+	    inspect np.mobileconfig --ca "$T/pki/root.pem"
+	check "the reason, said once" grep -Eq \
+	    'is not a profile: (the top level is not a dictionary|its top-level PayloadType is not "Configuration")$' \
+	    "$T/last.err"
+done
 printf '<plist version="1.0"><dict><key>a</key>' > broken.plist
 expect_status 65 "broken XML plist" "$PF" inspect broken.plist
 truncate -s $((16 * 1024 * 1024 + 1)) big.mobileconfig

@@ -217,7 +217,8 @@ t_challenge_forms(void)
 
 	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
 		in = NULL;
-		snprintf(xml, sizeof(xml), "<plist><dict><key>PayloadContent"
+		snprintf(xml, sizeof(xml), "<plist><dict><key>PayloadType</key>"
+		    "<string>Configuration</string><key>PayloadContent"
 		    "</key><array><dict><key>PayloadType</key><string>com."
 		    "apple.security.scep</string><key>PayloadContent</key>"
 		    "<dict><key>URL</key><string>u</string>%s</dict></dict>"
@@ -252,6 +253,10 @@ t_not_profiles(void)
 		    "CMS: " },
 		{ "<plist><array/></plist>", "the top level is not a "
 		    "dictionary" },
+		{ "<plist><dict><key>a</key><string>b</string></dict></plist>",
+		    "its top-level PayloadType is not \"Configuration\"" },
+		{ "<plist><dict><key>PayloadType</key><integer>1</integer>"
+		    "</dict></plist>", "PayloadType is not \"Configuration\"" },
 		{ "<plist><dict><key>a</key></dict></plist>",
 		    "test.mobileconfig: line 1: <key> without a value" },
 		{ "<plist><dict><key>a</key><integer>x</integer></dict>"
