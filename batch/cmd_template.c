@@ -101,8 +101,13 @@ template_list(struct pf_cmdctx *ctx, int argc, char **argv)
 	struct pf_db *db = NULL;
 	struct pf_error *err;
 
-	(void)argv;
-	if (argc != 1)
+	static const struct option opts[] = {
+		{ NULL, 0, NULL, 0 }
+	};
+
+	if (getopt_long(argc, argv, "", opts, NULL) != -1)
+		return pf_cmd_usage(ctx, "bad option");
+	if (optind != argc)
 		return pf_cmd_usage(ctx, "template list takes no arguments");
 	if ((err = pf_cmd_opendb(ctx, &db)) != NULL)
 		return err;
@@ -157,15 +162,22 @@ template_show(struct pf_cmdctx *ctx, int argc, char **argv)
 static struct pf_error *
 template_remove(struct pf_cmdctx *ctx, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ NULL, 0, NULL, 0 }
+	};
 	struct pf_db *db = NULL;
 	struct pf_error *err;
 
-	if (argc != 2)
+	if (getopt_long(argc, argv, "", opts, NULL) != -1)
+		return pf_cmd_usage(ctx, "bad option");
+	argc -= optind;
+	argv += optind;
+	if (argc != 1)
 		return pf_cmd_usage(ctx, "template remove needs NAME");
 	if ((err = pf_cmd_opendb(ctx, &db)) != NULL)
 		return err;
-	if ((err = pf_store_template_remove(db, argv[1])) == NULL)
-		printf("template %s: removed\n", argv[1]);
+	if ((err = pf_store_template_remove(db, argv[0])) == NULL)
+		printf("template %s: removed\n", argv[0]);
 	pf_db_close(db);
 	return err;
 }

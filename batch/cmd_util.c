@@ -30,6 +30,21 @@ pf_cmd_usage(struct pf_cmdctx *ctx, const char *fmt, ...)
 	return err;
 }
 
+/* 1 if arg is a command option that takes no value ("--json"). */
+static int
+is_flag(const char *arg)
+{
+	static const char *const flags[] = { "--allow-unsigned",
+	    "--dry-run", "--force", "--json", "--prune", "--reissue-revoked",
+	    "--sendmail", "--strict", "--unsigned", "--wait" };
+	size_t i;
+
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (strcmp(arg, flags[i]) == 0)
+			return 1;
+	return 0;
+}
+
 int
 pf_cmd_wants_help(int argc, char **argv)
 {
@@ -38,11 +53,13 @@ pf_cmd_wants_help(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0)
 			return 0;
-		/* after an option without "=VALUE", it may be its value
-		 * ("--user -h"): the command's own parsing decides */
+		/* after an option that takes a value, without "=VALUE", it
+		 * may be that value ("--user -h"): the command's own parsing
+		 * decides */
 		if ((strcmp(argv[i], "--help") == 0 ||
 		    strcmp(argv[i], "-h") == 0) && (i == 1 ||
-		    argv[i - 1][0] != '-' || strchr(argv[i - 1], '=') != NULL))
+		    argv[i - 1][0] != '-' || strchr(argv[i - 1], '=') != NULL ||
+		    is_flag(argv[i - 1])))
 			return 1;
 	}
 	return 0;

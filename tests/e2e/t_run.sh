@@ -149,6 +149,19 @@ expect_status 65 "-h as an option's value is the value, not help" \
 err_has "so the user is looked up" 'user "-h" not found'
 check "--help after a value is help" sh -c \
     '"$0" run --csv x --help | grep -q "^usage: profactory"' "$PF"
+for c in "runs --json" "inspect --json" "mail --sendmail" \
+    "template add --force" "run --unsigned" "run --dry-run" \
+    "regenerate --prune" "run --wait"; do
+	# shellcheck disable=SC2086 # the command and its flag
+	expect_status 0 "$c --help: help after an option without a value" \
+	    "$PF" $c --help
+	check "$c --help prints the usage" grep -q "^usage: profactory" \
+	    "$T/last.out"
+done
+expect_status 64 "template remove with an unknown option" "$PF" template \
+    remove --bogus
+expect_status 64 "template list with an unknown option" "$PF" template \
+    list --bogus
 mkfifo fifo
 expect_status 66 "template add from a FIFO with no writer" timeout 10 \
     "$PF" template add f fifo
