@@ -165,7 +165,7 @@ test_invisible(void)
 	 * "é", and normalising file shares take the two for one */
 	snprintf(s, sizeof(s), "%s", safe("jose\xcc\x81@x.com", "scep"));
 	T_CHECK(strcmp(s, safe("jos\xc3\xa9@x.com", "scep")) != 0);
-	T_CHECK(strstr(s, "jose\xcc\x81@x.com-") == s);
+	T_CHECK(strstr(s, "jose\xcc\x81@x.com~") == s);
 	/* letters beyond ASCII stay */
 	T_CHECK(strcmp(safe("jos\xc3\xa9@x.com", "scep"),
 	    "jos\xc3\xa9@x.com.scep.mobileconfig") == 0);
