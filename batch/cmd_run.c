@@ -1,4 +1,7 @@
+#include <sys/ioctl.h>
+
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,10 @@
 
 struct progress {
 	struct timespec start, last;
+	int open;		/* a bar is on the line, not ended */
+	pthread_mutex_t mu;	/* the publisher draws, the recorder warns */
+	const struct pf_warn *warn;	/* where warnings go */
+	struct pf_warn wrap;	/* warnings that end the bar's line first */
 };
 
 static double
@@ -28,30 +35,72 @@ elapsed(const struct timespec *a, const struct timespec *b)
 	    (double)(b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
-/* A progress bar on stderr (only used when it is a terminal). */
+/*
+ * A progress bar on stderr (only used when it is a terminal): CSV rows
+ * done of all, rows a second, time left; redrawn in place at most five
+ * times a second, cut to the terminal's width.
+ */
 static void
 show_progress(void *arg, long long done, long long total)
 {
 	struct progress *p = arg;
 	struct timespec now;
+	struct winsize ws;
 	double secs, rate;
-	char bar[31];
-	int i, fill;
+	char bar[31], facts[96], line[160];
+	int i, fill, n;
+	size_t width = sizeof(line) - 1;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (done < total && elapsed(&p->last, &now) < 0.2)
+	pthread_mutex_lock(&p->mu);
+	if (done < total && p->open && elapsed(&p->last, &now) < 0.2) {
+		pthread_mutex_unlock(&p->mu);
 		return;
+	}
 	p->last = now;
 	secs = elapsed(&p->start, &now);
 	rate = secs > 0 ? (double)done / secs : 0;
-	fill = total > 0 ? (int)(30 * done / total) : 0;
+	fill = total > 0 ? (int)(30 * (done < total ? done : total) / total) :
+	    0;
 	for (i = 0; i < 30; i++)
 		bar[i] = i < fill ? '#' : ' ';
 	bar[30] = '\0';
-	fprintf(stderr, "\r[%s] %lld/%lld  %.0f/s  ETA %.0fs ", bar, done,
-	    total, rate, rate > 0 ? (double)(total - done) / rate : 0.0);
-	if (done >= total)
+	snprintf(facts, sizeof(facts), "%lld/%lld rows  %.0f/s  ETA %.0fs",
+	    done, total, rate, rate > 0 && done < total ?
+	    (double)(total - done) / rate : 0.0);
+	/* The last column stays free: a full line would wrap on some
+	 * terminals.  Too narrow for the bar: the figures alone. */
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 &&
+	    (size_t)ws.ws_col - 1 < width)
+		width = (size_t)ws.ws_col - 1;
+	n = snprintf(line, sizeof(line), "[%s] %s", bar, facts);
+	if (n < 0 || (size_t)n > width)
+		snprintf(line, sizeof(line), "%s", facts);
+	line[width] = '\0';
+	/* \r, then erase to the end of the line: a shorter line leaves no
+	 * trace of the longer one before it */
+	fprintf(stderr, "\r%s\033[K", line);
+	p->open = 1;
+	if (done >= total) {
 		fputc('\n', stderr);
+		p->open = 0;
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* A warning while the bar is shown: on a line of its own. */
+static void
+progress_warn(void *arg, const char *msg)
+{
+	struct progress *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->open) {
+		fputc('\n', stderr);
+		p->open = 0;
+	}
+	p->warn->fn(p->warn->arg, msg);
+	pthread_mutex_unlock(&p->mu);
 }
 
 static void
@@ -82,8 +131,14 @@ print_summary(const struct pf_run_result *res, int json, int dry_run)
 	    dry_run ? "" : r->name, r->n_rows, r->n_issued, r->n_reissued,
 	    r->n_unchanged, r->n_revoked, r->n_failed,
 	    (double)r->duration_ms / 1000.0);
-	if (!dry_run)
-		printf("; %s/manifest.csv", res->dir);
+	if (!dry_run) {
+		struct pf_buf b = { 0 };
+
+		/* one line, whatever the folder's name holds */
+		if (pf_buf_visible(&b, res->dir, 0) == NULL)
+			printf("; %s/manifest.csv", b.data);
+		pf_buf_free(&b);
+	}
 	putchar('\n');
 }
 
@@ -123,7 +178,7 @@ batch(struct pf_cmdctx *ctx, int argc, char **argv, const char *kind)
 	struct pf_signer *signer = NULL;
 	struct pf_db *db = NULL;
 	struct pf_error *err = NULL;
-	struct progress prog;
+	struct progress prog = { .open = 0, .mu = PTHREAD_MUTEX_INITIALIZER };
 	enum pf_layout layout = PF_LAYOUT_FLAT;
 	int ch, unsig = 0, json = 0;
 	long n;
@@ -234,8 +289,15 @@ batch(struct pf_cmdctx *ctx, int argc, char **argv, const char *kind)
 		prog.last = prog.start;
 		o.progress = show_progress;
 		o.progress_arg = &prog;
+		prog.warn = ctx->warn;
+		prog.wrap.fn = progress_warn;
+		prog.wrap.arg = &prog;
+		o.warn = &prog.wrap;
 	}
-	if ((err = pf_run(db, &o, &res)) != NULL)
+	err = pf_run(db, &o, &res);
+	if (prog.open)		/* end the bar's line before any message */
+		fputc('\n', stderr);
+	if (err != NULL)
 		goto done;
 	print_summary(&res, json, o.dry_run);
 	if (res.run.n_failed > 0)

@@ -91,6 +91,7 @@ struct job {
 	int action;			/* ACT_* */
 	int renew_only;			/* ACT_ISSUE only because its
 					 * challenge was expiring */
+	int row_end;			/* the last job of its CSV row */
 	char *attrs;			/* malloc'd canonical JSON of the row */
 	char attrs_sha[PF_SHA256_HEX];
 	struct cur *cur;		/* malloc'd: the current profile, or
@@ -765,6 +766,7 @@ reader(struct run *r)
 
 			/* The slot is free and only the reader fills it. */
 			j->seq = r->next_fill;
+			j->row_end = i == np - 1;
 			if ((err = job_fill(r, j, row, &pairs[i])) != NULL) {
 				job_clear(j);
 				goto done;
@@ -1382,6 +1384,8 @@ settle(struct run *r, size_t *nb)
 {
 	struct pf_error *err = NULL;
 	struct pend *b;
+	long long counts[5] = { r->rec->n_issued, r->rec->n_reissued,
+	    r->rec->n_unchanged, r->rec->n_revoked, r->rec->n_failed };
 	size_t i, k, n = 0;
 	int intx = 0, failed;
 
@@ -1442,6 +1446,12 @@ done:
 		*nb = 0;
 		if (intx)
 			pf_db_rollback(r->db);
+		/* the run's counts are of what is recorded */
+		r->rec->n_issued = counts[0];
+		r->rec->n_reissued = counts[1];
+		r->rec->n_unchanged = counts[2];
+		r->rec->n_revoked = counts[3];
+		r->rec->n_failed = counts[4];
 	}
 	return err;
 }
@@ -1651,7 +1661,7 @@ publisher(void *arg)
 	struct run *r = arg;
 	struct pf_error *err;
 	unsigned long long from, to, s;
-	long long done = 0;
+	long long done = 0;		/* CSV rows */
 	int failed = 0;
 
 	for (;;) {
@@ -1677,8 +1687,8 @@ publisher(void *arg)
 				set_fatal(r, err);	/* it stops the run */
 			else
 				pf_error_free(err);
+			done += j->row_end;
 		}
-		done += (long long)(to - from);
 		/* Done with by every other thread (recorded, and the reader
 		 * refills a slot only once next_free has passed it): cleared
 		 * (state SLOT_FREE) without the lock, which the others keep

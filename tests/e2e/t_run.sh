@@ -201,6 +201,44 @@ expect_status 0 "encrypted key with --key-pass env:" env PFPASS=demo-pass \
 check "second run reissues and supersedes" \
     [ "$(sqlite3 "$T/pf.db" "SELECT count(*) FROM challenges WHERE revoke_reason = 'superseded'")" -gt 0 ]
 
+# With a terminal on stderr: a progress bar of CSV rows (two profiles a
+# row here), redrawn in place within the terminal's width, ended before
+# any message; stdout still gets the one summary line.
+if command -v script >/dev/null 2>&1; then
+	export PROFACTORY_DB="$T/pty.db"
+	"$PF" init >/dev/null
+	"$PF" template add scep "$TOP/templates/scep.plist" >/dev/null
+	"$PF" template add wifi "$TOP/templates/wifi-eaptls.plist" >/dev/null
+	python3 -c 'import sys
+print("email,name,template")
+for i in range(300):
+    print("p%d@example.com,P %d,scep;wifi" % (i, i))
+print("bad@example.com,Bad,nosuch")' > pty.csv
+	for cols in 80 30; do
+		script -qc "stty cols $cols; '$PF' run --csv pty.csv --out pty$cols \
+		    --jobs 1 $(signer_args "$T/pki") >pty$cols.out" \
+		    /dev/null >pty$cols.tty </dev/null
+		check "terminal of $cols columns: one summary line on stdout" \
+		    [ "$(wc -l < pty$cols.out)" -eq 1 ]
+		check "terminal of $cols columns: the bar counts CSV rows to the end" \
+		    python3 - "pty$cols.tty" "$cols" <<'EOF'
+import re, sys
+text = open(sys.argv[1], "rb").read().decode()
+cols = int(sys.argv[2])
+lines = [re.sub(r"\x1b\[K", "", l) for l in re.split(r"[\r\n]", text)]
+bars = [l for l in lines if re.search(r"\d+/\d+", l) and "profactory:" not in l]
+counts = [tuple(map(int, re.search(r"(\d+)/(\d+)", l).groups())) for l in bars]
+ok = (bars and all(len(l) < cols for l in bars) and
+      all(d <= t == 301 for d, t in counts) and counts[-1] == (301, 301) and
+      all("ETA -" not in l for l in bars) and
+      # the warning about the bad row is on a line of its own
+      any(l.startswith("profactory: warning: ") for l in text.split("\n")))
+sys.exit(0 if ok else 1)
+EOF
+	done
+	export PROFACTORY_DB="$T/pf.db"
+fi
+
 # runs: a run held as running whose process is gone (killed) shows as
 # interrupted; one whose process lives shows as running.
 sh -c 'exit 0' &
