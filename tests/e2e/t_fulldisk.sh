@@ -264,6 +264,9 @@ PROFACTORY_DB="$T/dbfs/pf.db" expect_status 74 \
 err_has "database on a full file system: the error says so" "full"
 check "database on a full file system: every profile file left is recorded" \
     consistent "$T/dbout" "$T/dbfs/pf.db"
+check "database on a full file system: the run's counts are of what it recorded" \
+    [ "$(sqlite3 "$T/dbfs/pf.db" "SELECT (SELECT n_issued + n_reissued FROM
+    runs ORDER BY id DESC LIMIT 1) = (SELECT count(*) FROM profiles)")" = 1 ]
 
 unmount_all
 finish
