@@ -1742,6 +1742,8 @@ recover_one(void *arg, const struct pf_run_rec *old)
 	snprintf(upd.status, sizeof(upd.status), "interrupted");
 	upd.finished_at = time(NULL);
 	upd.error = "the run was interrupted";
+	if ((err = pf_store_run_recount(r->db, &upd)) != NULL)
+		return err;
 	return pf_store_run_finish(r->db, &upd);
 }
 
@@ -2186,6 +2188,7 @@ done:
 	if (err != NULL && recorded) {
 		free(r.rec->error);
 		r.rec->error = pf_strdup(err->msg);
+		r.rec->n_rows = r.total;
 		snprintf(r.rec->status, sizeof(r.rec->status), "failed");
 		r.rec->finished_at = time(NULL);
 		pf_error_free(pf_store_run_finish(db, r.rec));

@@ -295,6 +295,30 @@ pf_store_run_finish(struct pf_db *db, const struct pf_run_rec *r)
 }
 
 struct pf_error *
+pf_store_run_recount(struct pf_db *db, struct pf_run_rec *r)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+
+	if ((err = pf_db_prepare(db, &st, "SELECT "
+	    "(SELECT count(*) FROM profiles WHERE run_id = ?1 AND "
+	    "status = 'issued'), "
+	    "(SELECT count(*) FROM profiles WHERE run_id = ?1 AND "
+	    "status = 'reissued'), "
+	    "(SELECT count(*) FROM failures WHERE run_id = ?1)")) != NULL)
+		return err;
+	sqlite3_bind_int64(st, 1, r->id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		r->n_issued = sqlite3_column_int64(st, 0);
+		r->n_reissued = sqlite3_column_int64(st, 1);
+		r->n_failed = sqlite3_column_int64(st, 2);
+	} else
+		err = pf_db_error(db, "count the run's profiles");
+	sqlite3_finalize(st);
+	return err;
+}
+
+struct pf_error *
 pf_store_run_exists(struct pf_db *db, const char *name, int *exists)
 {
 	sqlite3_stmt *st = NULL;

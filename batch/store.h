@@ -69,6 +69,9 @@ struct pf_error *pf_store_run_begin(struct pf_db *db, struct pf_run_rec *r);
 /* Record the end of a run (status, counts, duration, error). */
 struct pf_error *pf_store_run_finish(struct pf_db *db,
     const struct pf_run_rec *r);
+/* The issued, reissued and failed counts of run r->id from what the
+ * database holds of it (a run that was interrupted). */
+struct pf_error *pf_store_run_recount(struct pf_db *db, struct pf_run_rec *r);
 /* 1 if a run with this name exists. */
 struct pf_error *pf_store_run_exists(struct pf_db *db, const char *name,
     int *exists);

@@ -219,6 +219,13 @@ for rid, name, status, pid, rout in runs.values():
         for m in ("manifest.csv", "manifest.json"):
             if not os.path.isfile(os.path.join(out, name, m)):
                 fail("runs_status", "done run %s lacks %s" % (name, m))
+    # every run's issued and reissued counts are the profiles it recorded
+    counted, have = db.execute(
+        "SELECT n_issued + n_reissued, (SELECT count(*) FROM profiles "
+        "WHERE run_id = ?1) FROM runs WHERE id = ?1", (rid,)).fetchone()
+    if counted != have:
+        fail("runs_status", "%s run %s counts %d profiles, recorded %d" %
+             (status, name, counted, have))
 final = [r for r in runs.values() if r[3] == finalpid]
 if len(final) != 1 or final[0][2] != "done":
     fail("latest", "the final run (pid %d) is not recorded as done" % finalpid)

@@ -195,7 +195,7 @@ fi
 report no_dups "no duplicate challenges (database digests, current files)"
 report no_tmp "no .tmp-* file left under OUT"
 report latest "OUT/latest names the completing run, done, with manifest.csv and manifest.json"
-report runs_status "runs: killed ones interrupted (or done), none running or failed, done ones with manifests"
+report runs_status "runs: killed ones interrupted (or done), none running or failed, done ones with manifests, each counting the profiles it recorded"
 report one_current "every user has one current profile and one outstanding challenge; OUT/current/ holds one file per user, named as that profile"
 report manifest "the completing run's manifest has one row per user, none failed"
 if [ "${PF_CRASH_CHECK_CURRENT:-1}" = 1 ]; then
