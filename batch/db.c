@@ -222,8 +222,14 @@ pf_db_open(struct pf_db **out, const char *path, int flags)
 	}
 	if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		err = db->h ? pf_db_error(db, "open") :
-		    pf_error_nomem();
+		/* There, but not to be opened for reading and writing
+		 * (another user's, say): an input that cannot be read. */
+		err = db->h == NULL ? pf_error_nomem() :
+		    (sqlite3_errcode(db->h) & 0xff) == SQLITE_CANTOPEN ?
+		    pf_error_fmt(PF_EX_NOINPUT, "%s: cannot open it for "
+		    "reading and writing: %s", path, access(path, R_OK | W_OK)
+		    == -1 ? strerror(errno) : sqlite3_errmsg(db->h)) :
+		    pf_db_error(db, "open");
 		goto done;
 	}
 	sqlite3_extended_result_codes(db->h, 1);

@@ -239,6 +239,25 @@ EOF
 	export PROFACTORY_DB="$T/pf.db"
 fi
 
+# A database the verifier's user cannot open (scepserver running as
+# another user than the one who made it): 66 with the reason, not 73.
+if [ "$(id -u)" = 0 ] && setpriv --reuid=65534 --regid=65534 \
+    --clear-groups true 2>/dev/null; then
+	mkdir -m 755 "$T/other"
+	chmod 755 "$T"
+	cp "$PF" "$T/other/pf" && chmod 755 "$T/other/pf"
+	PROFACTORY_DB="$T/other/pf.db" "$T/other/pf" init >/dev/null
+	head -c 300 /dev/urandom >"$T/other/junk.der"
+	chmod 644 "$T/other/junk.der"
+	expect_status 66 "a database the verifier may not open: 66" \
+	    setpriv --reuid=65534 --regid=65534 --clear-groups \
+	    env PROFACTORY_DB="$T/other/pf.db" "$T/other/pf" verify-csr \
+	    <"$T/other/junk.der"
+	err_has "the reason" "cannot open it for reading and writing: Permission denied"
+	chmod 700 "$T"
+else
+	echo "ok - # skip a database the verifier may not open: no other user here"
+fi
 # runs: a run held as running whose process is gone (killed) shows as
 # interrupted; one whose process lives shows as running.
 sh -c 'exit 0' &
