@@ -270,6 +270,15 @@ keyset_add(struct keyset *ks, const char *key, int *dup)
 	return NULL;
 }
 
+/* 1 if key was added to ks. */
+static int
+keyset_has(const struct keyset *ks, const char *key)
+{
+	uint64_t h = key_digest(key);
+
+	return ks->cap > 0 && ks->slot[keyset_slot(ks, h)] == h;
+}
+
 static void
 keyset_clear(struct keyset *ks)
 {
@@ -1747,6 +1756,17 @@ recover_one(void *arg, const struct pf_run_rec *old)
 	return pf_store_run_finish(r->db, &upd);
 }
 
+/* --prune --dry-run: count what --prune would revoke. */
+static struct pf_error *
+count_absent(void *arg, const char *key)
+{
+	struct run *r = arg;
+
+	if (!keyset_has(&r->keys, key))
+		r->rec->n_revoked++;
+	return NULL;
+}
+
 /* --prune: a user missing from the CSV loses the current profile. */
 static struct pf_error *
 prune_one(void *arg, const struct pf_pruned *p)
@@ -2140,6 +2160,9 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		goto done;
 	if (o->prune && !o->dry_run &&
 	    (err = pf_store_prune(r.sw, r.now, prune_one, &r)) != NULL)
+		goto done;
+	if (o->prune && o->dry_run && (err = pf_store_outstanding_keys(db,
+	    count_absent, &r)) != NULL)
 		goto done;
 	if (r.rec->n_failed > MAX_ROW_WARNINGS)
 		pf_warnf(o->warn, "%lld more rows failed; see the manifest",

@@ -877,6 +877,36 @@ pf_store_current(struct pf_store_lookup *l, const char *key, const char *tmpl,
 	return err;
 }
 
+/* The profiles that --prune would take from users not in the CSV. */
+#define FROM_OUTSTANDING "FROM profiles p " \
+    "JOIN users u ON u.id = p.user_id " \
+    "JOIN templates t ON t.id = p.template_id " \
+    "JOIN runs r ON r.id = p.run_id " \
+    "LEFT JOIN challenges c ON c.profile_id = p.id " \
+    "WHERE p.superseded_at IS NULL AND (c.id IS NULL OR " \
+    "c.revoked_at IS NULL)"
+
+struct pf_error *
+pf_store_outstanding_keys(struct pf_db *db,
+    struct pf_error *(*fn)(void *, const char *), void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err;
+	int rc;
+
+	if ((err = pf_db_prepare(db, &st, "SELECT u.key " FROM_OUTSTANDING))
+	    != NULL)
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((err = fn(arg, (const char *)sqlite3_column_text(st, 0)))
+		    != NULL)
+			break;
+	if (err == NULL && rc != SQLITE_DONE)
+		err = pf_db_error(db, "find users to prune");
+	sqlite3_finalize(st);
+	return err;
+}
+
 struct pf_error *
 pf_store_prune(struct pf_store_writer *w, time_t now,
     struct pf_error *(*fn)(void *, const struct pf_pruned *), void *arg)
@@ -891,14 +921,9 @@ pf_store_prune(struct pf_store_writer *w, time_t now,
 		return err;
 	if ((err = pf_db_prepare(w->db, &st, "SELECT p.id, c.id, u.key, "
 	    "t.name, t.version, p.file, r.name, r.out_dir, "
-	    "p.payload_identifier, c.expires_at FROM profiles p "
-	    "JOIN users u ON u.id = p.user_id "
-	    "JOIN templates t ON t.id = p.template_id "
-	    "JOIN runs r ON r.id = p.run_id "
-	    "LEFT JOIN challenges c ON c.profile_id = p.id "
-	    "WHERE p.superseded_at IS NULL AND (c.id IS NULL OR "
-	    "c.revoked_at IS NULL) AND u.key NOT IN (SELECT key FROM "
-	    "temp.pf_seen) ORDER BY u.key, t.name")) != NULL)
+	    "p.payload_identifier, c.expires_at " FROM_OUTSTANDING
+	    " AND u.key NOT IN (SELECT key FROM temp.pf_seen) "
+	    "ORDER BY u.key, t.name")) != NULL)
 		goto done;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct pf_pruned pr;

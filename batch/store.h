@@ -185,6 +185,10 @@ struct pf_pruned {
  * called for each, before the change, inside one transaction. */
 struct pf_error *pf_store_prune(struct pf_store_writer *w, time_t now,
     struct pf_error *(*fn)(void *arg, const struct pf_pruned *p), void *arg);
+/* fn(arg, key) for each profile --prune could retire, whether or not its
+ * user is in the CSV (a dry run counts those who are not). */
+struct pf_error *pf_store_outstanding_keys(struct pf_db *db,
+    struct pf_error *(*fn)(void *arg, const char *key), void *arg);
 
 /* Users with a current profile, as CSV rows for a regeneration without a
  * CSV: calls hdr once with the attribute names (sorted, "template" last),

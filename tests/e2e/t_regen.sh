@@ -74,6 +74,9 @@ check "a lost file is reissued" grep -q '^[0-9]*,a@example.com,scep,2,reissued' 
 
 challenge_c=$(scep_field "out/$(dirname "$(current_file c@example.com)")" c@example.com scep Challenge)
 grep -v '^c@example.com' users2.csv > users3.csv
+expect_status 0 "regenerate --prune --dry-run" "$PF" regenerate --csv users3.csv --prune --dry-run --out out $S
+check "the dry run counts the user it would prune" sh -c "tail -n 1 '$T/last.out' | grep -q ' 2 unchanged, 1 revoked'"
+check "and prunes nothing" [ "$(q "SELECT count(*) FROM challenges WHERE revoke_reason = 'pruned'")" = 0 ]
 expect_status 0 "regenerate --prune" "$PF" regenerate --csv users3.csv --prune --out out $S
 check "the missing user is revoked" grep -q 'c@example.com,scep,2,revoked' out/latest/manifest.csv
 check "prune counted" sh -c "tail -n 1 '$T/last.out' | grep -q ' 1 revoked'"
