@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,8 @@ struct run {
 	int sync_quit;			/* no more requests will come */
 	int sync_failed;		/* a sync failed (the error is fatal) */
 	int eof;			/* reader finished */
+	int sig_quit;			/* the signal watcher may stop */
+	int stopped_by;			/* the signal that stopped the run */
 	int stop;			/* a fatal error happened */
 	struct pf_error *fatal;		/* first fatal error */
 };
@@ -193,6 +196,56 @@ set_fatal(struct run *r, struct pf_error *err)
 	pthread_cond_broadcast(&r->cv_write);
 	pthread_cond_broadcast(&r->cv_rec);
 	pthread_mutex_unlock(&r->mu);
+}
+
+/* 1 once the run is stopping (a fatal error, a signal). */
+static int
+stopping(struct run *r)
+{
+	int stop;
+
+	pthread_mutex_lock(&r->mu);
+	stop = r->stop;
+	pthread_mutex_unlock(&r->mu);
+	return stop;
+}
+
+/*
+ * The signal watcher: SIGINT, SIGTERM and SIGHUP (blocked in every thread
+ * of the run) stop the run as an error would, so that the files it did
+ * not record are removed, OUT/current/ follows what it did record, and the
+ * run is marked interrupted; the command then exits with 128 + the
+ * signal's number, as a shell reports a process the signal killed.
+ */
+static void *
+sig_watcher(void *arg)
+{
+	struct run *r = arg;
+	struct timespec tick = { 0, 50 * 1000 * 1000 };
+	sigset_t set;
+	int sig, quit;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		sig = sigtimedwait(&set, NULL, &tick);
+		pthread_mutex_lock(&r->mu);
+		quit = r->sig_quit;
+		if (sig > 0)
+			r->stopped_by = sig;
+		pthread_mutex_unlock(&r->mu);
+		if (sig > 0) {
+			set_fatal(r, pf_error_fmt(128 + sig, "stopped by %s; "
+			    "what it recorded stays, the rest was removed",
+			    sig == SIGINT ? "SIGINT" : sig == SIGTERM ?
+			    "SIGTERM" : "SIGHUP"));
+			return NULL;
+		}
+		if (quit)
+			return NULL;
+	}
 }
 
 static uint64_t
@@ -564,6 +617,8 @@ first_pass(struct run *r)
 	int shown = 0, nproblems = 0;
 
 	for (;;) {
+		if ((r->total & 4095) == 4095 && stopping(r))
+			break;		/* a signal: pf_run() tells */
 		if ((err = pf_csv_next(r->csv, &row)) != NULL)
 			goto done;
 		if (row == NULL)
@@ -1971,14 +2026,15 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	struct pf_error *err = NULL;
 	struct run r;
 	struct worker_arg *wa = NULL;
-	pthread_t wtid, ptid, stid, rtid;
+	pthread_t wtid, ptid, stid, rtid, sigtid;
+	sigset_t sigs, oldsigs;
 	struct timespec t0, t1;
 	char abs[PATH_MAX];
 	const char *csv_path;
 	struct stat sb;
 	int lockfd = -1, nwork = 0, wstarted = 0, pstarted = 0, i;
 	int sstarted = 0, rstarted = 0;
-	int recorded = 0, made = 0;
+	int recorded = 0, made = 0, watching = 0, late = 0;
 
 	memset(res, 0, sizeof(*res));
 	memset(&r, 0, sizeof(r));
@@ -1998,6 +2054,18 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 
 	if (!o->dry_run && (err = pf_db_lock(db, o->wait, &lockfd)) != NULL)
 		goto done;
+	/* From here a signal stops the run in order (sig_watcher()); until
+	 * the lock is held it ends the process as usual. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &sigs, &oldsigs) == 0) {
+		if (pthread_create(&sigtid, NULL, sig_watcher, &r) == 0)
+			watching = 1;
+		else
+			pthread_sigmask(SIG_SETMASK, &oldsigs, NULL);
+	}
 	r.now = time(NULL);
 	csv_path = o->csv_path;
 	if (csv_path == NULL) {
@@ -2034,6 +2102,13 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	if ((err = first_pass(&r)) != NULL ||
 	    (err = keyset_reserve(&r.keys, (size_t)r.total)) != NULL)
 		goto done;
+	if (stopping(&r)) {
+		pthread_mutex_lock(&r.mu);
+		err = r.fatal;
+		r.fatal = NULL;
+		pthread_mutex_unlock(&r.mu);
+		goto done;
+	}
 	if ((err = pf_store_has_profiles(db, &r.any_profiles)) != NULL)
 		goto done;
 
@@ -2208,11 +2283,25 @@ done:
 	 * database busy, say) goes, while it is still empty. */
 	if (err != NULL && made && !recorded)
 		unlinkat(r.od->rootfd, r.rec->name, AT_REMOVEDIR);
+	if (watching) {
+		pthread_mutex_lock(&r.mu);
+		r.sig_quit = 1;
+		pthread_mutex_unlock(&r.mu);
+		pthread_join(sigtid, NULL);
+		/* A signal after the threads were done: the run goes on to
+		 * its end, then the signal does what it does by default. */
+		if (r.fatal != NULL) {
+			late = err == NULL ? r.stopped_by : 0;
+			pf_error_free(r.fatal);
+			r.fatal = NULL;
+		}
+	}
 	if (err != NULL && recorded) {
 		free(r.rec->error);
 		r.rec->error = pf_strdup(err->msg);
 		r.rec->n_rows = r.total;
-		snprintf(r.rec->status, sizeof(r.rec->status), "failed");
+		snprintf(r.rec->status, sizeof(r.rec->status), "%s",
+		    r.stopped_by ? "interrupted" : "failed");
 		r.rec->finished_at = time(NULL);
 		pf_error_free(pf_store_run_finish(db, r.rec));
 	}
@@ -2249,5 +2338,12 @@ done:
 	pthread_cond_destroy(&r.cv_sync);
 	pthread_cond_destroy(&r.cv_rec);
 	free(r.pend);
+	/* A signal that came once the watcher had stopped is delivered
+	 * here, and does what it would have done without us. */
+	if (watching) {
+		pthread_sigmask(SIG_SETMASK, &oldsigs, NULL);
+		if (late)
+			raise(late);
+	}
 	return err;
 }

@@ -276,4 +276,96 @@ check "sqlite3: PRAGMA foreign_key_check finds nothing" \
     [ -z "$(sqlite3 "$PROFACTORY_DB" 'PRAGMA foreign_key_check')" ]
 check "sqlite3: PRAGMA integrity_check is ok" \
     [ "$(sqlite3 "$PROFACTORY_DB" 'PRAGMA integrity_check')" = ok ]
+# SIGTERM, SIGINT, SIGHUP during a run: it stops in order (exit 128 +
+# the signal), keeps what it recorded (OUT/current/ follows it), removes
+# the rest, is listed as interrupted with its counts; the next run
+# completes.
+# (An RSA-4096 signer and one thread: a run of 4 500 takes seconds, and
+# a signal lands between its first recorded batch of 4 096 and its end.)
+openssl req -x509 -newkey rsa:4096 -nodes -keyout sig.key -out sig.pem \
+    -days 30 -subj "/CN=profactory test 4096" \
+    -addext keyUsage=critical,digitalSignature 2>/dev/null ||
+    not_ok "make an RSA-4096 signer"
+SR="--signer-cert sig.pem --signer-key sig.key --jobs 1"
+python3 -c '
+print("email,name")
+for i in range(4500):
+    print("s%d@example.com,S %d" % (i, i))' > sig.csv
+# sigrun SIG OUT WHEN: a run into OUT with the database $SIGDB, sent SIG
+# once WHEN (start: at once; recorded: once it has recorded profiles);
+# its status in $src.
+sigq() { sqlite3 "$SIGDB" "$1"; }
+sigrun() {
+	before=$(sigq "SELECT count(*) FROM profiles")
+	PROFACTORY_DB="$SIGDB" "$PF" run --csv sig.csv --template scep \
+	    --out "$2" $SR >"$T/sig.out" 2>"$T/sig.err" &
+	spid=$!
+	if [ "$3" = recorded ]; then
+		n=0
+		while [ "$n" -lt 400 ] && [ "$(sigq "SELECT count(*) FROM profiles")" -le "$before" ]; do
+			sleep 0.05
+			n=$((n + 1))
+		done
+	else
+		sleep 0.02
+	fi
+	kill -"$1" "$spid"
+	wait "$spid"
+	src=$?
+}
+# sig_state OUT: no temporary file; every profile in the run folder is
+# recorded with its digest; OUT/current/ holds exactly the recorded ones;
+# the run is interrupted and counts what it recorded.
+sig_state() {
+	python3 - "$SIGDB" "$1" <<'EOF'
+import hashlib, os, sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+out = os.path.realpath(sys.argv[2])
+rid, name, status, counted = db.execute(
+    "SELECT id, name, status, n_issued + n_reissued FROM runs "
+    "ORDER BY id DESC LIMIT 1").fetchone()
+rec = dict(db.execute("SELECT file, sha256 FROM profiles WHERE run_id = ?",
+                      (rid,)))
+files = [f for f in os.listdir(os.path.join(out, name))
+         if f.endswith(".mobileconfig")]
+bad = [f for f in files if f not in rec or hashlib.sha256(open(
+    os.path.join(out, name, f), "rb").read()).hexdigest() != rec[f]]
+tmp = [os.path.join(d, f) for d, _, fs in os.walk(out) for f in fs
+       if f.startswith(".tmp")]
+cur = os.listdir(os.path.join(out, "current")) if os.path.isdir(
+    os.path.join(out, "current")) else []
+ok = (status == "interrupted" and counted == len(rec) and not bad and
+      not tmp and len(files) == len(rec) and sorted(cur) == sorted(rec))
+if not ok:
+    print("#   %s %s: counted %d, recorded %d, files %d, bad %d, tmp %d, "
+          "current %d" % (name, status, counted, len(rec), len(files),
+                          len(bad), len(tmp), len(cur)))
+sys.exit(0 if ok else 1)
+EOF
+}
+for db in sig1 sig2; do
+	PROFACTORY_DB="$T/$db.db" "$PF" init >/dev/null
+	PROFACTORY_DB="$T/$db.db" "$PF" template add scep \
+	    "$TOP/templates/scep.plist" >/dev/null
+done
+SIGDB=$T/sig1.db
+sigrun TERM outsig recorded
+check "SIGTERM once profiles are recorded: exit 143" [ "$src" -eq 143 ]
+check "SIGTERM: the message says so" grep -q "stopped by SIGTERM" "$T/sig.err"
+check "SIGTERM: interrupted, counts and files are what it recorded, no temporary" \
+    sig_state outsig
+nsig=$(sigq "SELECT n_issued FROM runs ORDER BY id DESC LIMIT 1")
+check "SIGTERM: it had recorded some profiles, not all ($nsig)" \
+    sh -c "[ '$nsig' -gt 0 ] && [ '$nsig' -lt 4500 ]"
+SIGDB=$T/sig2.db
+sigrun INT outsig2 start
+check "SIGINT at the start: exit 130" [ "$src" -eq 130 ]
+sigrun HUP outsig2 recorded
+check "SIGHUP: exit 129" [ "$src" -eq 129 ]
+check "SIGHUP: interrupted, counts and files are what it recorded" \
+    sig_state outsig2
+PROFACTORY_DB="$T/sig1.db" expect_status 0 "the run after SIGTERM completes" \
+    "$PF" run --csv sig.csv --template scep --out outsig $SR
+check "and issues only what was missing" grep -q \
+    " $((4500 - nsig)) issued, 0 reissued, $nsig unchanged" "$T/last.out"
 finish
