@@ -221,7 +221,7 @@ static void *
 sig_watcher(void *arg)
 {
 	struct run *r = arg;
-	struct timespec tick = { 0, 50 * 1000 * 1000 };
+	struct timespec tick = { 0, 20 * 1000 * 1000 };	/* join within it */
 	sigset_t set;
 	int sig, quit;
 

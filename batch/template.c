@@ -869,12 +869,28 @@ valid_real(const char *p, const char *e)
 	return q == e;
 }
 
-/* Content of <date>: YYYY-MM-DDTHH:MM:SSZ. */
+/* The number in p[0..n), all digits. */
+static int
+num(const char *p, size_t n)
+{
+	int v = 0;
+
+	while (n-- > 0)
+		v = v * 10 + (*p++ - '0');
+	return v;
+}
+
+/* Content of <date>: YYYY-MM-DDTHH:MM:SSZ, a time that exists (year 1 to
+ * 9999): libplist would move 2030-02-31 to March 3, and write year 0 as
+ * "-1". */
 static int
 valid_date(const char *p, const char *e)
 {
 	static const char pat[] = "dddd-dd-ddTdd:dd:ddZ";
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
 	size_t i;
+	int y, m, d;
 
 	if ((size_t)(e - p) != sizeof(pat) - 1)
 		return 0;
@@ -882,20 +898,38 @@ valid_date(const char *p, const char *e)
 		if (pat[i] == 'd' ? (p[i] < '0' || p[i] > '9') : p[i] != pat[i])
 			return 0;
 	}
-	return 1;
+	y = num(p, 4);
+	m = num(p + 5, 2);
+	d = num(p + 8, 2);
+	if (y < 1 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
+	    (m == 2 && d == 29 && (y % 4 != 0 ||
+	    (y % 100 == 0 && y % 400 != 0))))
+		return 0;
+	return num(p + 11, 2) < 24 && num(p + 14, 2) < 60 &&
+	    num(p + 17, 2) < 60;
 }
 
+/* Content of <data>: base64 (RFC 4648) with white space anywhere: groups
+ * of four, '=' only to pad the last one.  Anything else libplist would
+ * decode to other bytes without a word. */
 static int
 valid_base64(const char *p, const char *e)
 {
+	size_t n = 0, pad = 0;
+
 	for (; p < e; p++) {
 		unsigned char c = (unsigned char)*p;
 
-		if (!isalnum(c) && c != '+' && c != '/' && c != '=' &&
-		    !is_space((char)c))
+		if (is_space((char)c))
+			continue;
+		if (c == '=') {
+			if (++pad > 2)
+				return 0;
+		} else if (pad > 0 || (!isalnum(c) && c != '+' && c != '/'))
 			return 0;
+		n++;
 	}
-	return 1;
+	return n % 4 == 0;
 }
 
 /* Check the content x[f->content..end) of a closed leaf element. */
@@ -964,8 +998,9 @@ elem_lookup(const char *p, size_t n)
 	return E_NONE;
 }
 
-/* First line of x[0..n) that is not valid UTF-8 or holds a control
- * character XML forbids; 0 if there is none. */
+/* First line of x[0..n) that is not valid UTF-8 or holds a character
+ * XML forbids (a control character, U+FFFE, U+FFFF); 0 if there is
+ * none. */
 static size_t
 bad_line(const char *x, size_t n, int *ctl)
 {
@@ -984,6 +1019,12 @@ bad_line(const char *x, size_t n, int *ctl)
 
 			if (c < 0x20 && c != '\t' && c != '\r') {
 				*ctl = 1;
+				return line;
+			}
+			if (c == 0xef && i + 2 < j &&
+			    (unsigned char)x[i + 1] == 0xbf &&
+			    ((unsigned char)x[i + 2] & 0xfe) == 0xbe) {
+				*ctl = 2;
 				return line;
 			}
 		}
@@ -1100,7 +1141,8 @@ prescan(struct scan *s, const char *x, size_t n)
 
 	if ((line = bad_line(x, n, &ctl)) != 0)
 		return pf_error_fmt(PF_EX_DATAERR, "%s: line %zu: %s",
-		    s->label, line, ctl ? "control character" :
+		    s->label, line, ctl == 1 ? "control character" :
+		    ctl == 2 ? "U+FFFE or U+FFFF, which XML does not allow" :
 		    "invalid UTF-8");
 	while (i < n) {
 		struct frame *top = sp > 0 ? &st[sp - 1] : NULL;

@@ -735,6 +735,25 @@ static const struct {
 	  XTAIL, 0, "<date> holds \"tomorrow\"" },
 	{ "data text", XHEAD "<dict><key>a</key><data>!!!</data></dict>"
 	  XTAIL, 0, "<data> is not base64" },
+	{ "date that does not exist", XHEAD "<dict><key>a</key><date>"
+	  "2030-02-31T00:00:00Z</date></dict>" XTAIL, 0,
+	  "<date> holds \"2030-02-31T00:00:00Z\"" },
+	{ "date in year 0", XHEAD "<dict><key>a</key><date>"
+	  "0000-01-01T00:00:00Z</date></dict>" XTAIL, 0, "<date> holds" },
+	{ "date 29 February 2100", XHEAD "<dict><key>a</key><date>"
+	  "2100-02-29T00:00:00Z</date></dict>" XTAIL, 0, "<date> holds" },
+	{ "date at 24:00", XHEAD "<dict><key>a</key><date>"
+	  "2030-01-01T24:00:00Z</date></dict>" XTAIL, 0, "<date> holds" },
+	{ "data not in groups of four", XHEAD "<dict><key>a</key><data>QQ"
+	  "</data></dict>" XTAIL, 0, "<data> is not base64" },
+	{ "data with = inside", XHEAD "<dict><key>a</key><data>QUJD=RA=="
+	  "</data></dict>" XTAIL, 0, "<data> is not base64" },
+	{ "data with three =", XHEAD "<dict><key>a</key><data>Q==="
+	  "</data></dict>" XTAIL, 0, "<data> is not base64" },
+	{ "U+FFFE", XHEAD "<dict><key>a</key><string>\xef\xbf\xbe</string>"
+	  "</dict>" XTAIL, 0, "t.plist: line 4: U+FFFE or U+FFFF" },
+	{ "U+FFFF", XHEAD "<dict><key>a</key><string>\xef\xbf\xbf</string>"
+	  "</dict>" XTAIL, 0, "t.plist: line 4: U+FFFE or U+FFFF" },
 	{ "data comment", XHEAD "<dict><key>a</key><data><!-- x -->AAAA"
 	  "</data></dict>" XTAIL, 0, "markup inside <data>" },
 	{ "true text", XHEAD "<dict><key>a</key><true>no</true></dict>"
@@ -804,6 +823,12 @@ static const struct {
 	const char *want;
 } good[] = {
 	{ "minimal", PROFILE(SCEP("")), 0, 0, NULL },
+	{ "leap day, base64 over lines", PROFILE(SCEP(
+	  "<key>CAFingerprint</key><data>\n  AAEC\n  Aw==\n</data>")),
+	  0, 0, NULL },
+	{ "removal date on a leap day", PROFILE_X(TOP_TYPE TOP_ID
+	  "<key>RemovalDate</key><date>2028-02-29T23:59:59Z</date>",
+	  SCEP("")), 0, 0, NULL },
 	{ "bare plist", "<plist><dict>" TOP_TYPE TOP_ID
 	  "<key>PayloadContent</key><array>" SCEP("") "</array></dict>"
 	  "</plist>", 0, 0, NULL },
