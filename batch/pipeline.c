@@ -210,6 +210,22 @@ stopping(struct run *r)
 	return stop;
 }
 
+/* SIGINT, SIGTERM and SIGHUP, but not one the caller ignores (nohup, a
+ * shell's background job): that one stays ignored. */
+static void
+stop_signals(sigset_t *set)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+	size_t i;
+
+	sigemptyset(set);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], NULL, &sa) == 0 &&
+		    sa.sa_handler != SIG_IGN)
+			sigaddset(set, sigs[i]);
+}
+
 /*
  * The signal watcher: SIGINT, SIGTERM and SIGHUP (blocked in every thread
  * of the run) stop the run as an error would, so that the files it did
@@ -225,10 +241,7 @@ sig_watcher(void *arg)
 	sigset_t set;
 	int sig, quit;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
+	stop_signals(&set);
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
 		pthread_mutex_lock(&r->mu);
@@ -646,7 +659,7 @@ first_pass(struct run *r)
 				goto done;
 		}
 	}
-	if (nproblems > 0) {
+	if (nproblems > 0 && !stopping(r)) {
 		err = pf_error_fmt(PF_EX_DATAERR, "%s%s%d problem%s, nothing "
 		    "written (--strict)", msg.data, msg.len ? "\n" : "",
 		    nproblems, nproblems == 1 ? "" : "s");
@@ -2056,10 +2069,7 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		goto done;
 	/* From here a signal stops the run in order (sig_watcher()); until
 	 * the lock is held it ends the process as usual. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
+	stop_signals(&sigs);
 	if (pthread_sigmask(SIG_BLOCK, &sigs, &oldsigs) == 0) {
 		if (pthread_create(&sigtid, NULL, sig_watcher, &r) == 0)
 			watching = 1;
@@ -2227,8 +2237,10 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	}
 	if (pstarted)
 		pthread_join(ptid, NULL);
+	pthread_mutex_lock(&r.mu);	/* the signal watcher may set it */
 	err = r.fatal;
 	r.fatal = NULL;
+	pthread_mutex_unlock(&r.mu);
 	if (err != NULL)
 		goto done;
 	if (!o->dry_run && (err = unpublish_revoked(&r)) != NULL)

@@ -294,20 +294,33 @@ for i in range(4500):
 # sigrun SIG OUT WHEN: a run into OUT with the database $SIGDB, sent SIG
 # once WHEN (start: at once; recorded: once it has recorded profiles);
 # its status in $src.
+# (A background job of this shell starts with SIGINT ignored: the run is
+# started with the three signals at their defaults, or with the one in
+# $SIGIGN ignored, as nohup does with SIGHUP.)
 sigq() { sqlite3 "$SIGDB" "$1"; }
 sigrun() {
 	before=$(sigq "SELECT count(*) FROM profiles")
-	PROFACTORY_DB="$SIGDB" "$PF" run --csv sig.csv --template scep \
+	PROFACTORY_DB="$SIGDB" python3 -c '
+import os, signal, sys
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, signal.SIG_DFL)
+if os.environ.get("SIGIGN"):
+    signal.signal(getattr(signal, "SIG" + os.environ["SIGIGN"]), signal.SIG_IGN)
+os.execv(sys.argv[1], sys.argv[1:])' "$PF" run --csv sig.csv --template scep \
 	    --out "$2" $SR >"$T/sig.out" 2>"$T/sig.err" &
 	spid=$!
+	n=0	# until the job (sh, then python) has become profactory
+	while [ "$n" -lt 300 ] && [ "$(cat /proc/$spid/comm 2>/dev/null)" != \
+	    "$(basename "$PF" | cut -c 1-15)" ]; do
+		sleep 0.01
+		n=$((n + 1))
+	done
 	if [ "$3" = recorded ]; then
 		n=0
 		while [ "$n" -lt 400 ] && [ "$(sigq "SELECT count(*) FROM profiles")" -le "$before" ]; do
 			sleep 0.05
 			n=$((n + 1))
 		done
-	else
-		sleep 0.02
 	fi
 	kill -"$1" "$spid"
 	wait "$spid"
@@ -364,6 +377,13 @@ sigrun HUP outsig2 recorded
 check "SIGHUP: exit 129" [ "$src" -eq 129 ]
 check "SIGHUP: interrupted, counts and files are what it recorded" \
     sig_state outsig2
+export SIGIGN=HUP
+sigrun HUP outsig3 recorded
+unset SIGIGN
+check "SIGHUP ignored by the caller (nohup): the run goes on to its end" \
+    [ "$src" -eq 0 ]
+check "and is done" [ "$(sigq "SELECT status FROM runs ORDER BY id DESC
+    LIMIT 1")" = done ]
 PROFACTORY_DB="$T/sig1.db" expect_status 0 "the run after SIGTERM completes" \
     "$PF" run --csv sig.csv --template scep --out outsig $SR
 check "and issues only what was missing" grep -q \
