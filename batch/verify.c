@@ -13,6 +13,15 @@
 static const char sql_challenge[] =
     "SELECT id, profile_id, expires_at, used_at, used_key_sha256, "
     "revoked_at, revoke_reason FROM challenges WHERE digest = ?1";
+/* Why the newest challenge of the same user and template (by name) is
+ * revoked, if it is: after `revoke` or --prune no retry is approved, also
+ * of a challenge superseded before. */
+static const char sql_newest[] =
+    "SELECT n.revoke_reason FROM challenges c "
+    "JOIN templates t ON t.id = c.template_id "
+    "JOIN challenges n ON n.user_id = c.user_id "
+    "JOIN templates nt ON nt.id = n.template_id AND nt.name = t.name "
+    "WHERE c.id = ?1 ORDER BY n.id DESC LIMIT 1";
 static const char sql_bindings[] =
     "SELECT kind, name, value FROM bindings WHERE profile_id = ?1 "
     "ORDER BY rowid";
@@ -291,6 +300,29 @@ decide(struct pf_db *db, const struct pf_csr *csr,
 	    (long long)o->now >= used_at &&
 	    (long long)o->now - used_at <= o->grace &&
 	    (!revoked || (why != NULL && strcmp(why, "superseded") == 0));
+	if (retry && revoked) {
+		/* superseded: unless the user has been revoked or pruned
+		 * since */
+		sqlite3_finalize(st);
+		st = NULL;
+		if ((err = pf_db_prepare(db, &st, sql_newest)) != NULL)
+			goto done;
+		sqlite3_bind_int64(st, 1, v->challenge_id);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			err = pf_db_error(db, "read challenge");
+			goto done;
+		}
+		why = (const char *)sqlite3_column_text(st, 0);
+		if (why != NULL && strcmp(why, "pruned") == 0) {
+			refuse(v, "challenge pruned");
+			goto done;
+		}
+		if (why != NULL && strcmp(why, "revoked") == 0) {
+			refuse(v, "challenge revoked");
+			goto done;
+		}
+	}
 	if (revoked && !retry) {
 		if (why != NULL && strcmp(why, "superseded") == 0)
 			refuse(v, "challenge superseded");

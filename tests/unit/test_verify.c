@@ -429,6 +429,52 @@ test_retry_after_supersede_or_expiry(void)
 	teardown();
 }
 
+/*
+ * A used challenge superseded by a reissue, then the user revoked or
+ * pruned: `revoke` and --prune mark the newest challenge only, and the
+ * retry of the old one is refused all the same.
+ */
+static void
+test_no_retry_after_revoke_of_newer(void)
+{
+	struct pf_verdict v;
+	char a1[PF_CHALLENGE_LEN + 1], a2[PF_CHALLENGE_LEN + 1];
+	char b1[PF_CHALLENGE_LEN + 1], b2[PF_CHALLENGE_LEN + 1];
+	char w1[PF_CHALLENGE_LEN + 1];
+	long long b2id, n;
+
+	setup();
+	issue("ana", "scep", a1, NULL, NOW - 60, NOW + TTL);
+	issue("ana", "wifi", w1, NULL, NOW - 60, NOW + TTL);
+	issue("bob", "scep", b1, NULL, NOW - 60, NOW + TTL);
+	T_OK(decide(req(key1, a1, NULL, NULL), NOW, 3600, &v));
+	T_CHECK(v.approved);
+	T_OK(decide(req(key1, w1, NULL, NULL), NOW, 3600, &v));
+	T_CHECK(v.approved);
+	T_OK(decide(req(key2, b1, NULL, NULL), NOW, 3600, &v));
+	T_CHECK(v.approved);
+	/* reissued: a1 and b1 superseded */
+	issue("ana", "scep", a2, NULL, NOW + 10, NOW + TTL);
+	b2id = issue("bob", "scep", b2, NULL, NOW + 10, NOW + TTL);
+	T_OK(decide(req(key1, a1, NULL, NULL), NOW + 20, 3600, &v));
+	T_CHECK(v.approved && reason_is(&v, "retry by the same key within "
+	    "the grace period"));
+
+	/* ana revoked (her scep template), bob pruned */
+	T_OK(pf_revoke_user(db, "ana", "scep", NOW + 30, &n));
+	T_CHECK(n == 1);
+	x("UPDATE challenges SET revoked_at = 1, revoke_reason = 'pruned' "
+	    "WHERE id = ?", b2id);
+	T_OK(decide(req(key1, a1, NULL, NULL), NOW + 40, 3600, &v));
+	T_CHECK(!v.approved && reason_is(&v, "challenge revoked"));
+	T_OK(decide(req(key2, b1, NULL, NULL), NOW + 40, 3600, &v));
+	T_CHECK(!v.approved && reason_is(&v, "challenge pruned"));
+	/* her wifi profile, not revoked, still gets its retry */
+	T_OK(decide(req(key1, w1, NULL, NULL), NOW + 40, 3600, &v));
+	T_CHECK(v.approved);
+	teardown();
+}
+
 static void
 test_subject_bindings(void)
 {
@@ -752,6 +798,7 @@ main(void)
 	T_RUN(test_revoke);
 	T_RUN(test_superseded_and_pruned);
 	T_RUN(test_retry_after_supersede_or_expiry);
+	T_RUN(test_no_retry_after_revoke_of_newer);
 	T_RUN(test_subject_bindings);
 	T_RUN(test_san_bindings);
 	T_RUN(test_unknown_binding);
