@@ -129,6 +129,7 @@ struct run {
 	struct pf_csv *csv;		/* owned */
 	struct tmpl_ent *templates;	/* owned list */
 	struct keyset keys;
+	struct keyset seen;		/* --prune --dry-run: keys recorded */
 	long keycol, tmplcol;
 	size_t ncols;
 	const char *const *names;	/* borrowed from csv */
@@ -1259,10 +1260,14 @@ record(struct run *r, struct job *j, struct pf_manifest_row *mr)
 	long long cid = 0;
 	int reissued = j->cur != NULL;
 
-	if (!r->o->dry_run && r->o->prune && j->user != NULL &&
-	    j->user[0] != '\0' && (err = pf_store_seen(r->sw, j->user)) !=
-	    NULL)
-		return err;
+	if (r->o->prune && j->user != NULL && j->user[0] != '\0') {
+		int dup;
+
+		/* a dry run counts against the same keys (count_absent()) */
+		if ((err = r->o->dry_run ? keyset_add(&r->seen, j->user,
+		    &dup) : pf_store_seen(r->sw, j->user)) != NULL)
+			return err;
+	}
 	if ((err = changed_meanwhile(r, j)) != NULL)
 		return err;
 	switch (j->action) {
@@ -1830,7 +1835,7 @@ count_absent(void *arg, const char *key)
 {
 	struct run *r = arg;
 
-	if (!keyset_has(&r->keys, key))
+	if (!keyset_has(&r->seen, key))
 		r->rec->n_revoked++;
 	return NULL;
 }
@@ -2334,6 +2339,7 @@ done:
 	pf_outdir_close(r.od);
 	tmpl_free_all(r.templates);
 	keyset_clear(&r.keys);
+	keyset_clear(&r.seen);
 	pf_csv_close(r.csv);
 	free(r.attr_order);
 	free(r.root);

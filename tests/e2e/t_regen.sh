@@ -77,6 +77,11 @@ grep -v '^c@example.com' users2.csv > users3.csv
 expect_status 0 "regenerate --prune --dry-run" "$PF" regenerate --csv users3.csv --prune --dry-run --out out $S
 check "the dry run counts the user it would prune" sh -c "tail -n 1 '$T/last.out' | grep -q ' 2 unchanged, 1 revoked'"
 check "and prunes nothing" [ "$(q "SELECT count(*) FROM challenges WHERE revoke_reason = 'pruned'")" = 0 ]
+# a row with a problem (a field too many) still names its user: neither
+# run prunes her
+sed 's/^c@example.com,\(.*\)$/c@example.com,\1,extra/' users2.csv > users2x.csv
+expect_status 1 "regenerate --prune --dry-run with a broken row" "$PF" regenerate --csv users2x.csv --prune --dry-run --out out $S
+check "the dry run does not count the broken row's user as pruned" sh -c "tail -n 1 '$T/last.out' | grep -q ' 0 revoked, 1 failed'"
 expect_status 0 "regenerate --prune" "$PF" regenerate --csv users3.csv --prune --out out $S
 check "the missing user is revoked" grep -q 'c@example.com,scep,2,revoked' out/latest/manifest.csv
 check "prune counted" sh -c "tail -n 1 '$T/last.out' | grep -q ' 1 revoked'"
