@@ -130,6 +130,9 @@ struct run {
 	struct tmpl_ent *templates;	/* owned list */
 	struct keyset keys;
 	struct keyset seen;		/* --prune --dry-run: keys recorded */
+	char **pruned;			/* --prune: current/ names to unlink
+					 * once the prune is committed */
+	size_t npruned, cappruned;
 	long keycol, tmplcol;
 	size_t ncols;
 	const char *const *names;	/* borrowed from csv */
@@ -1848,7 +1851,6 @@ prune_one(void *arg, const struct pf_pruned *p)
 	struct pf_manifest_row mr;
 	char rel[4096];
 
-	r->rec->n_revoked++;
 	snprintf(rel, sizeof(rel), "../%s/%s", p->run, p->file);
 	memset(&mr, 0, sizeof(mr));
 	mr.user = p->user;
@@ -1861,9 +1863,40 @@ prune_one(void *arg, const struct pf_pruned *p)
 	mr.challenge_id = p->challenge_id;
 	mr.challenge_expires = p->expires;
 	mr.error = "not in the CSV (--prune)";
-	if (strcmp(p->out_dir, r->root) == 0)
-		pf_outdir_unpublish(r->od, p->file);
+	if (r->npruned == r->cappruned) {
+		size_t ncap = r->cappruned ? r->cappruned * 2 : 64;
+		char **np = reallocarray(r->pruned, ncap, sizeof(*np));
+
+		if (np == NULL)
+			return pf_error_nomem();
+		r->pruned = np;
+		r->cappruned = ncap;
+	}
+	/* (NULL: a profile of another output root, which stays) */
+	r->pruned[r->npruned] = NULL;
+	if (strcmp(p->out_dir, r->root) == 0 &&
+	    (r->pruned[r->npruned] = pf_strdup(p->file)) == NULL)
+		return pf_error_nomem();
+	r->npruned++;
 	return pf_manifest_add(r->man, &mr);
+}
+
+/* Once the prune is committed: its users leave OUT/current/. */
+static void
+pruned_done(struct run *r, int committed)
+{
+	size_t i;
+
+	for (i = 0; i < r->npruned; i++) {
+		if (committed && r->pruned[i] != NULL)
+			pf_outdir_unpublish(r->od, r->pruned[i]);
+		free(r->pruned[i]);
+	}
+	if (committed)
+		r->rec->n_revoked += (long long)r->npruned;
+	free(r->pruned);
+	r->pruned = NULL;
+	r->npruned = r->cappruned = 0;
 }
 
 /* The attribute columns (all but "template") ordered by name. */
@@ -2250,9 +2283,12 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		goto done;
 	if (!o->dry_run && (err = unpublish_revoked(&r)) != NULL)
 		goto done;
-	if (o->prune && !o->dry_run &&
-	    (err = pf_store_prune(r.sw, r.now, prune_one, &r)) != NULL)
-		goto done;
+	if (o->prune && !o->dry_run) {
+		err = pf_store_prune(r.sw, r.now, prune_one, &r);
+		pruned_done(&r, err == NULL);
+		if (err != NULL)
+			goto done;
+	}
 	if (o->prune && o->dry_run && (err = pf_store_outstanding_keys(db,
 	    count_absent, &r)) != NULL)
 		goto done;

@@ -249,6 +249,36 @@ check "unwritable outputs: no profile, challenge or user recorded" \
     [ "$(counts)" = "0 0 0" ]
 check "unwritable outputs: no profile file anywhere" no_profiles "$T/cur"
 
+# A --prune whose manifest rows fill the disk: the prune is rolled back,
+# so OUT/current/ keeps every user and the failed run counts no revoked.
+fresh
+python3 -c 'import sys
+print("email,name,template")
+for i in range(1500):
+    print("p%d@example.com,User %d,scep" % (i, i))' >prune.csv
+head -n 2 prune.csv >prune1.csv
+mnt "$T/pbig" size=64m || not_ok "mount a tmpfs"
+"$PF" run --csv prune.csv --out "$T/pbig/out" $S >/dev/null ||
+    not_ok "a run to measure the prune's room"
+pneed=$(df -k --output=used "$T/pbig" | tail -n 1 | tr -d ' ')
+umount "$T/pbig" && MOUNTS=$(echo "$MOUNTS" | sed "s|$T/pbig ||")
+fresh
+mnt "$T/psmall" "size=$((pneed + 96))k" || not_ok "mount a small tmpfs"
+"$PF" run --csv prune.csv --out "$T/psmall/out" $S >/dev/null ||
+    not_ok "the run before the prune"
+"$PF" regenerate --csv prune1.csv --prune --out "$T/psmall/out" $S \
+    >"$T/last.out" 2>"$T/last.err"
+rc=$?
+status_in "a prune that fills the disk: exit 73 or 74" 73 74
+check "a prune that fills the disk: nothing pruned, none counted" \
+    [ "$(q "SELECT (SELECT count(*) FROM challenges WHERE revoke_reason =
+    'pruned') || ' ' || (SELECT n_revoked FROM runs ORDER BY id DESC
+    LIMIT 1)")" = "0 0" ]
+check "a prune that fills the disk: OUT/current/ holds what the database holds as current" \
+    current_follows "$T/psmall/out"
+check "a prune that fills the disk: OUT/current/ still has every user" \
+    [ "$(ls "$T/psmall/out/current" | wc -l)" -eq 1500 ]
+
 # The database on a file system that fills up during a run (the output
 # has room): the batch being recorded fails, the run stops with 74 and
 # does not hang, and no profile is left that is not recorded.
