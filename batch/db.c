@@ -175,7 +175,7 @@ foreign(struct pf_db *db)
 	if ((err = get_version(db, &version)) != NULL || version != 0)
 		return err;
 	if ((err = pf_db_prepare(db, &st, "SELECT name FROM sqlite_master "
-	    "WHERE name NOT LIKE 'sqlite_%' LIMIT 1")) != NULL)
+	    "WHERE name NOT GLOB 'sqlite_*' LIMIT 1")) != NULL)
 		return err;
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		err = pf_error_fmt(PF_EX_CONFIG, "%s: not a profactory "
@@ -186,6 +186,52 @@ foreign(struct pf_db *db)
 		err = pf_db_error(db, "read the schema");
 	sqlite3_finalize(st);
 	return err;
+}
+
+/*
+ * The database and its -wal and -shm files must be the caller's alone.  A
+ * file of another user's that others may read or write (a database, or a
+ * write-ahead log, put in a shared folder before us) is refused: every
+ * write would go through it.  With fix, one of the caller's own with a
+ * looser mode (a copy, a restore) is made 0600, before the switch to WAL
+ * makes the -wal and -shm files, which take the database's mode.  (Root
+ * may use another user's 0600 database: the service's, for maintenance.)
+ */
+static struct pf_error *
+private_file(const char *path, const char *suffix, int fix)
+{
+	char name[PATH_MAX + 8];
+	struct stat sb;
+
+	if ((size_t)snprintf(name, sizeof(name), "%s%s", path, suffix) >=
+	    sizeof(name))
+		return pf_error_fmt(PF_EX_CONFIG, "%s: path too long", path);
+	if (lstat(name, &sb) == -1)
+		return errno == ENOENT ? NULL : pf_error_errno(PF_EX_IOERR,
+		    "%s", name);
+	if (sb.st_uid != geteuid() && (sb.st_mode & 077) != 0)
+		return pf_error_fmt(PF_EX_CONFIG, "%s: another user's (uid "
+		    "%ld) that others may use too (mode %04o): not used; if it "
+		    "is to be this database's, make it yours with mode 0600",
+		    name, (long)sb.st_uid, (unsigned)(sb.st_mode & 07777));
+	if (fix && S_ISREG(sb.st_mode) && sb.st_uid == geteuid() &&
+	    (sb.st_mode & 077) != 0 && chmod(name, 0600) == -1)
+		return pf_error_errno(PF_EX_IOERR, "chmod %s", name);
+	return NULL;
+}
+
+/* private_file() for the database at path, its -wal and -shm. */
+static struct pf_error *
+private_files(const char *path, int fix)
+{
+	struct pf_error *err;
+	char real[PATH_MAX];
+	const char *rp = realpath(path, real) != NULL ? real : path;
+
+	if ((err = private_file(rp, "", fix)) != NULL ||
+	    (err = private_file(rp, "-wal", fix)) != NULL)
+		return err;
+	return private_file(rp, "-shm", fix);
 }
 
 struct pf_error *
@@ -214,6 +260,8 @@ pf_db_open(struct pf_db **out, const char *path, int flags)
 	} else if (!S_ISREG(sb.st_mode))
 		return pf_error_fmt(PF_EX_CONFIG, "%s: not a regular file",
 		    path);
+	if ((err = private_files(path, 0)) != NULL)
+		return err;
 
 	if ((db = calloc(1, sizeof(*db))) == NULL ||
 	    (db->path = pf_strdup(path)) == NULL) {
@@ -232,18 +280,24 @@ pf_db_open(struct pf_db **out, const char *path, int flags)
 		    pf_db_error(db, "open");
 		goto done;
 	}
+	/* SQLite opens a file it may not write read-only, silently */
+	if (sqlite3_db_readonly(db->h, "main") == 1) {
+		err = pf_error_fmt(PF_EX_NOINPUT, "%s: cannot open it for "
+		    "reading and writing: %s", path, access(path, W_OK) == -1 ?
+		    strerror(errno) : "read-only");
+		goto done;
+	}
 	sqlite3_extended_result_codes(db->h, 1);
 	sqlite3_busy_timeout(db->h, 10000);
 	/* Before changing anything in it: another application's database
 	 * (tables, and no schema version of ours) is left alone. */
-	if ((err = foreign(db)) != NULL)
+	if ((err = foreign(db)) != NULL ||
+	    (err = private_files(path, 1)) != NULL)
 		goto done;
 	if ((err = pf_db_exec(db, "PRAGMA journal_mode=WAL;"
 	    "PRAGMA synchronous=NORMAL;"
 	    "PRAGMA foreign_keys=ON;")) != NULL)
 		goto done;
-	/* WAL and shm files inherit nothing: keep them private too. */
-	(void)chmod(path, 0600);
 	if ((err = get_version(db, &version)) != NULL)
 		goto done;
 	if (!(flags & PF_DB_NOCHECK)) {

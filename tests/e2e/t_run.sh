@@ -178,6 +178,43 @@ check "and leaves it as it was" sh -c '[ "$(stat -c %a other.db)" = 644 ] &&
     sqlite_master")" = "delete
 1" ]'
 
+# A table whose name merely starts like SQLite's own ("sqlitestudio_...")
+# is another application's too.
+sqlite3 studio.db "CREATE TABLE sqlitestudio_history (x)"
+expect_status 78 "init refuses a database with sqlitestudio_history" \
+    "$PF" --db studio.db init
+check "and leaves it with its one table" [ "$(sqlite3 studio.db \
+    "SELECT count(*) FROM sqlite_master")" = 1 ]
+
+# The database and its -wal and -shm are the caller's alone: another
+# user's that others may use is refused (it may have been put there
+# first); one's own restored with a looser mode is made 0600, -wal too.
+if [ "$(id -u)" = 0 ]; then
+	mkdir planted
+	: > planted/pf.db
+	chmod 666 planted/pf.db
+	chown 65534 planted/pf.db
+	expect_status 78 "init on another user's database open to others" \
+	    "$PF" --db planted/pf.db init
+	err_has "it says whose and why" "another user's (uid 65534) that others may use too (mode 0666)"
+	check "and leaves it empty" [ ! -s planted/pf.db ]
+	"$PF" --db planted2.db init >/dev/null
+	: > planted2.db-wal
+	chmod 666 planted2.db-wal
+	chown 65534 planted2.db-wal
+	expect_status 78 "a -wal file another user put beside the database" \
+	    "$PF" --db planted2.db runs
+	err_has "names the -wal file" "planted2.db-wal: another user's"
+else
+	echo "ok - # skip another user's database: not root"
+fi
+"$PF" --db restored.db init >/dev/null
+chmod 644 restored.db
+expect_status 0 "a database of one's own with mode 0644" "$PF" --db \
+    restored.db template add scep "$TOP/templates/scep.plist"
+check "is made 0600, its -wal and -shm too" sh -c '[ "$(stat -c %a \
+    restored.db restored.db-wal restored.db-shm | sort -u)" = 600 ]'
+
 # A removed template says so, and where its versions are.
 "$PF" template add gone "$TOP/templates/scep.plist" >/dev/null
 "$PF" template remove gone >/dev/null
