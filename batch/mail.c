@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "mail.h"
 #include "mime.h"
 #include "outdir.h"
@@ -450,6 +452,8 @@ read_profile(struct mailer *m, const struct pf_mail_item *it)
 	ssize_t r;
 	int fd;
 
+	if (m->prof.data != NULL)	/* the last one's challenge */
+		OPENSSL_cleanse(m->prof.data, m->prof.cap);
 	pf_buf_reset(&m->prof);
 	fd = pf_outdir_openat(m->od->rootfd, it->file, O_RDONLY);
 	if (fd == -1)
@@ -461,26 +465,23 @@ read_profile(struct mailer *m, const struct pf_mail_item *it)
 		return row_err("%s/%s: not a regular file of at most %d "
 		    "bytes", m->od->root, it->file, PF_MAIL_PROFILE_MAX);
 	}
-	while ((r = read(fd, buf, sizeof(buf))) != 0) {
+	err = NULL;
+	while (err == NULL && (r = read(fd, buf, sizeof(buf))) != 0) {
 		if (r == -1 && errno == EINTR)
 			continue;
-		if (r == -1) {
+		if (r == -1)
 			err = pf_error_errno(PF_EX_IOERR, "read %s/%s",
 			    m->od->root, it->file);
-			close(fd);
-			return err;
-		}
-		if (m->prof.len + (size_t)r > PF_MAIL_PROFILE_MAX) {
-			close(fd);
-			return row_err("%s/%s: grew while read", m->od->root,
+		else if (m->prof.len + (size_t)r > PF_MAIL_PROFILE_MAX)
+			err = row_err("%s/%s: grew while read", m->od->root,
 			    it->file);
-		}
-		if ((err = pf_buf_add(&m->prof, buf, (size_t)r)) != NULL) {
-			close(fd);
-			return err;
-		}
+		else
+			err = pf_buf_add(&m->prof, buf, (size_t)r);
 	}
+	OPENSSL_cleanse(buf, sizeof(buf));	/* it held the challenge */
 	close(fd);
+	if (err != NULL)
+		return err;
 	pf_sha256_hex(m->prof.data != NULL ? m->prof.data : "", m->prof.len,
 	    sha);
 	if ((long long)m->prof.len != it->bytes ||
@@ -776,13 +777,25 @@ open_dirs(struct mailer *m)
 	    m->run.name) >= sizeof(dir))
 		return pf_error_fmt(PF_EX_CANTCREAT, "%s: path too long",
 		    m->run.out_dir);
-	if (stat(dir, &sb) == -1)
+	if (lstat(dir, &sb) == -1)
 		return pf_error_errno(PF_EX_NOINPUT, "%s (the directory of "
 		    "run %s)", dir, m->run.name);
 	if (!S_ISDIR(sb.st_mode))
-		return pf_error_fmt(PF_EX_NOINPUT, "%s: not a directory", dir);
-	if ((err = pf_outdir_open(&m->od, dir)) != NULL)
+		return pf_error_fmt(PF_EX_NOINPUT, "%s: not a directory%s", dir,
+		    S_ISLNK(sb.st_mode) ? " (a symbolic link: a run makes "
+		    "none)" : "");
+	if ((err = pf_outdir_open_existing(&m->od, dir)) != NULL)
 		return err;
+	/* the folder opened is the one looked at, not a link put there
+	 * meanwhile */
+	{
+		struct stat fs;
+
+		if (fstat(m->od->rootfd, &fs) == -1 || fs.st_dev != sb.st_dev ||
+		    fs.st_ino != sb.st_ino)
+			return pf_error_fmt(PF_EX_NOINPUT, "%s: changed while "
+			    "opened", dir);
+	}
 	if (m->o->sendmail != NULL)
 		return NULL;
 	if ((size_t)snprintf(m->res->dir, sizeof(m->res->dir), "%s/mail",
@@ -908,7 +921,7 @@ done:
 	attrs_free(&m.attrs);
 	pf_buf_free(&m.subj);
 	pf_buf_free(&m.text);
-	pf_buf_free(&m.prof);
-	pf_buf_free(&m.msg);
+	pf_buf_wipe(&m.prof);	/* the profile holds its challenge */
+	pf_buf_wipe(&m.msg);
 	return err;
 }

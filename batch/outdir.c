@@ -42,8 +42,8 @@ mkdirs(const char *path)
 	return 0;
 }
 
-struct pf_error *
-pf_outdir_open(struct pf_outdir **out, const char *root)
+static struct pf_error *
+outdir_open(struct pf_outdir **out, const char *root, int create)
 {
 	struct pf_outdir *od;
 
@@ -55,17 +55,30 @@ pf_outdir_open(struct pf_outdir **out, const char *root)
 		pf_outdir_close(od);
 		return pf_error_nomem();
 	}
-	if (mkdirs(root) == -1 ||
+	if ((create && mkdirs(root) == -1) ||
 	    (od->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
 	    -1) {
-		struct pf_error *err = pf_error_errno(PF_EX_CANTCREAT,
-		    "output directory %s", root);
+		struct pf_error *err = pf_error_errno(create ?
+		    PF_EX_CANTCREAT : PF_EX_NOINPUT, "output directory %s",
+		    root);
 
 		pf_outdir_close(od);
 		return err;
 	}
 	*out = od;
 	return NULL;
+}
+
+struct pf_error *
+pf_outdir_open(struct pf_outdir **out, const char *root)
+{
+	return outdir_open(out, root, 1);
+}
+
+struct pf_error *
+pf_outdir_open_existing(struct pf_outdir **out, const char *root)
+{
+	return outdir_open(out, root, 0);
 }
 
 void

@@ -39,6 +39,10 @@ struct pf_outdir {
 /* Open (creating with mode 0700 if needed, parents too) the output root.
  * Errors: PF_EX_CANTCREAT naming the path. */
 struct pf_error *pf_outdir_open(struct pf_outdir **out, const char *root);
+/* The same for an output root that must exist already (PF_EX_NOINPUT if
+ * it does not): nothing is made. */
+struct pf_error *pf_outdir_open_existing(struct pf_outdir **out,
+    const char *root);
 void pf_outdir_close(struct pf_outdir *od);
 
 /* Create OUT/name (0700) and make it the current run directory; an existing

@@ -1814,8 +1814,9 @@ recover_one(void *arg, const struct pf_run_rec *old)
 	struct pf_error *err;
 	struct pf_run_rec upd;
 
-	/* A run directory that cannot be opened has nothing to clean. */
-	if ((err = pf_outdir_open(&od, old->out_dir)) == NULL &&
+	/* A run directory that cannot be opened has nothing to clean (an
+	 * output root that is gone is not made again). */
+	if ((err = pf_outdir_open_existing(&od, old->out_dir)) == NULL &&
 	    (err = pf_outdir_open_run(od, old->name)) == NULL &&
 	    (err = pf_outdir_sweep(od, recorded_file, &ra)) != NULL) {
 		pf_outdir_close(od);

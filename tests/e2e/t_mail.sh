@@ -102,6 +102,17 @@ expect_status 65 "no such run" "$PF" mail --run 20990101-000000 --from it@exampl
 err_has "...named" 'run "20990101-000000" not found'
 mv "out/$run" "out/moved"
 expect_status 66 "run directory gone" "$PF" mail --run "$run" --from it@example.com
+# a symbolic link put where the run directory was: not followed
+mkdir outside
+cp -a "out/moved/." outside/
+rm -rf outside/mail && mkdir outside/mail && : > outside/mail/.tmp-keep
+ln -s ../outside "out/$run"
+expect_status 66 "a symbolic link as the run directory" "$PF" mail --run "$run" \
+    --from it@example.com
+err_has "...named" "a symbolic link"
+check "nothing written or removed where it leads" \
+    [ "$(ls -A outside/mail)" = .tmp-keep ]
+rm "out/$run"
 mv "out/moved" "out/$run"
 check "mail --help" sh -c "'$PF' mail --help | grep -q -- '--sendmail'"
 

@@ -295,6 +295,20 @@ if [ "$(id -u)" = 0 ] && setpriv --reuid=65534 --regid=65534 \
 else
 	echo "ok - # skip a database the verifier may not open: no other user here"
 fi
+# The recovery of a killed run whose output root is gone makes nothing
+# there again.
+"$PF" --db gone.db init >/dev/null
+"$PF" --db gone.db template add scep "$TOP/templates/scep.plist" >/dev/null
+sqlite3 gone.db "INSERT INTO runs (name, kind, status, pid, started_at,
+    out_dir) VALUES ('20200101-000000', 'run', 'running', 0, 1,
+    '$T/gone/deeper/out')"
+expect_status 0 "a run after a killed one whose output root is gone" \
+    "$PF" --db gone.db run --csv users.csv --template scep --out goneout \
+    $(signer_args "$T/pki")
+check "the gone output root is not made again" [ ! -e "$T/gone" ]
+check "the killed run is marked interrupted" [ "$(sqlite3 gone.db \
+    "SELECT status FROM runs WHERE name = '20200101-000000'")" = interrupted ]
+
 # runs: a run held as running whose process is gone (killed) shows as
 # interrupted; one whose process lives shows as running.
 sh -c 'exit 0' &
