@@ -1,8 +1,4 @@
-#include <sys/types.h>
-
-#include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,17 +7,17 @@
 #include "util.h"
 
 /*
- * A run the database holds as running whose process is gone was killed:
- * it shows as interrupted, as the next run will record it.  (A process
- * of that number that exists may be another one; that run shows as
- * running until the next run tells.)
+ * A run the database holds as running while no run holds the run lock
+ * was killed: it shows as interrupted, as the next run will record it.
+ * (The lock is looked at, not taken, so a run starting meanwhile is not
+ * turned away; and not the process id, which another process may have
+ * now, or which may be of another PID namespace.)  active: 1, 0, or -1
+ * when it cannot be told (the status stays as recorded).
  */
 static const char *
-status_of(const struct pf_run_rec *r)
+status_of(const struct pf_run_rec *r, int active)
 {
-	if (strcmp(r->status, "running") == 0 && r->pid > 0 &&
-	    r->pid == (pid_t)r->pid && kill((pid_t)r->pid, 0) == -1 &&
-	    errno == ESRCH)
+	if (strcmp(r->status, "running") == 0 && active == 0)
 		return "interrupted";
 	return r->status;
 }
@@ -29,19 +25,21 @@ status_of(const struct pf_run_rec *r)
 static struct pf_error *
 print_run(void *arg, const struct pf_run_rec *r)
 {
+	const int *active = arg;
 	char when[32];
 
-	(void)arg;
 	pf_time_iso(r->started_at, when, sizeof(when));
 	printf("%-20s %-10s %-11s %s %7lld %7lld %8lld %9lld %7lld %6lld\n",
-	    r->name, r->kind, status_of(r), when, r->n_rows, r->n_issued,
-	    r->n_reissued, r->n_unchanged, r->n_revoked, r->n_failed);
+	    r->name, r->kind, status_of(r, *active), when, r->n_rows,
+	    r->n_issued, r->n_reissued, r->n_unchanged, r->n_revoked,
+	    r->n_failed);
 	return NULL;
 }
 
 struct json_state {
 	struct pf_buf b;
 	int n;
+	int active;		/* pf_db_run_active() */
 };
 
 static struct pf_error *
@@ -63,7 +61,7 @@ json_run(void *arg, const struct pf_run_rec *r)
 	    "\"started\": \"%s\", \"finished\": %s%s%s, \"duration_ms\": %lld, "
 	    "\"rows\": %lld, \"issued\": %lld, \"reissued\": %lld, "
 	    "\"unchanged\": %lld, \"revoked\": %lld, \"failed\": %lld, "
-	    "\"dir\": ", r->kind, status_of(r), t0, t1[0] ? "\"" : "",
+	    "\"dir\": ", r->kind, status_of(r, js->active), t0, t1[0] ? "\"" : "",
 	    t1[0] ? t1 : "null", t1[0] ? "\"" : "", r->duration_ms,
 	    r->n_rows, r->n_issued, r->n_reissued, r->n_unchanged,
 	    r->n_revoked, r->n_failed)) != NULL)
@@ -106,6 +104,7 @@ cmd_runs(struct pf_cmdctx *ctx, int argc, char **argv)
 	if ((err = pf_cmd_opendb(ctx, &db)) != NULL)
 		return err;
 	memset(&js, 0, sizeof(js));
+	js.active = pf_db_run_active(ctx->dbpath);
 	if (json) {
 		fputs("[", stdout);
 		err = pf_store_run_list(db, json_run, &js);
@@ -114,7 +113,7 @@ cmd_runs(struct pf_cmdctx *ctx, int argc, char **argv)
 		printf("%-20s %-10s %-11s %-20s %7s %7s %8s %9s %7s %6s\n",
 		    "RUN", "KIND", "STATUS", "STARTED", "ROWS", "ISSUED",
 		    "REISSUED", "UNCHANGED", "REVOKED", "FAILED");
-		err = pf_store_run_list(db, print_run, NULL);
+		err = pf_store_run_list(db, print_run, &js.active);
 	}
 	pf_buf_free(&js.b);
 	pf_db_close(db);

@@ -433,6 +433,19 @@ pf_db_lock(struct pf_db *db, int wait, int *fdp)
 		    "the lock (%s); use --wait to wait for it", db->path,
 		    info[0] ? info : "holder unknown");
 	}
+	/*
+	 * Also an open file description lock on it, which other processes
+	 * can see without taking it (pf_db_run_active()); flock(2) stays the
+	 * lock, as the documentation tells administrators.
+	 */
+	{
+		struct flock fl;
+
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		(void)fcntl(fd, F_OFD_SETLK, &fl);
+	}
 	pf_time_iso(time(NULL), when, sizeof(when));
 	n = snprintf(info, sizeof(info), "pid %ld, started %s\n",
 	    (long)getpid(), when);
@@ -444,6 +457,25 @@ pf_db_lock(struct pf_db *db, int wait, int *fdp)
 	}
 	*fdp = fd;
 	return NULL;
+}
+
+int
+pf_db_run_active(const char *dbpath)
+{
+	char path[4096];
+	struct flock fl;
+	int fd, r;
+
+	if (pf_db_lock_path(dbpath, ".lock", path, sizeof(path)) == -1)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;	/* what would conflict with taking it */
+	fl.l_whence = SEEK_SET;
+	r = fcntl(fd, F_OFD_GETLK, &fl) == -1 ? -1 : fl.l_type != F_UNLCK;
+	close(fd);
+	return r;
 }
 
 void

@@ -60,6 +60,10 @@ struct pf_error *pf_db_prepare(struct pf_db *db, sqlite3_stmt **st,
 struct pf_error *pf_db_step_done(struct pf_db *db, sqlite3_stmt *st,
     const char *what);
 
+/* 1 if a run holds the run lock of the database at dbpath (seen without
+ * taking it), 0 if none does, -1 if it cannot be told. */
+int pf_db_run_active(const char *dbpath);
+
 /*
  * The run lock: an flock(2) on "DBPATH.lock" (mode 0600), so a crashed
  * holder never blocks the next run.  Busy without wait: PF_EX_TEMPFAIL

@@ -326,6 +326,8 @@ os.execv(sys.argv[1], sys.argv[1:])' "$PF" run --csv sig.csv --template scep \
 			sleep 0.05
 			n=$((n + 1))
 		done
+		# meanwhile runs shows it as running (it holds the lock)
+		PROFACTORY_DB="$SIGDB" "$PF" runs --json >"$T/sig.runs"
 	fi
 	kill -"$1" "$spid"
 	wait "$spid"
@@ -370,6 +372,9 @@ SIGDB=$T/sig1.db
 sigrun TERM outsig recorded
 check "SIGTERM once profiles are recorded: exit 143" [ "$src" -eq 143 ]
 check "SIGTERM: the message says so" grep -q "stopped by SIGTERM" "$T/sig.err"
+check "SIGTERM: while it ran, runs showed it as running" python3 -c '
+import json, sys
+sys.exit(json.load(open(sys.argv[1]))[-1]["status"] != "running")' "$T/sig.runs"
 check "SIGTERM: interrupted, counts and files are what it recorded, no temporary" \
     sig_state outsig
 nsig=$(sigq "SELECT n_issued FROM runs ORDER BY id DESC LIMIT 1")
