@@ -569,6 +569,12 @@ pf_profile_build_tree(const struct pf_template *t,
 		goto done;
 	if ((err = serialise(root, &xml, &len)) != NULL)
 		goto done;
+	if (len > PF_PROFILE_XML_MAX) {
+		err = pf_error_fmt(PF_EX_DATAERR, "the filled profile would be "
+		    "larger than %d bytes (what inspect and mail take, signed)",
+		    PF_PROFILE_XML_MAX);
+		goto done;
+	}
 	p->identifier = dup_string(root, "PayloadIdentifier");
 	p->uuid = dup_string(root, "PayloadUUID");
 	if (p->identifier == NULL || p->uuid == NULL) {
@@ -660,7 +666,7 @@ pf_profile_build(const struct pf_template *t, const struct pf_profile_vars *v,
     struct pf_profile *p)
 {
 	struct pf_error *err;
-	struct pf_buf out = { .secret = 1 };
+	struct pf_buf out = { .secret = 1, .max = PF_PROFILE_XML_MAX };
 	struct fill f;
 	size_t i;
 
@@ -690,6 +696,13 @@ pf_profile_build(const struct pf_template *t, const struct pf_profile_vars *v,
 	p->len = out.len;
 	out.data = NULL;
 done:
+	if (err != NULL && err->code == PF_EX_DATAERR &&
+	    strncmp(err->msg, "value longer than", 17) == 0) {
+		pf_error_free(err);	/* out.max reached: say what it is */
+		err = pf_error_fmt(PF_EX_DATAERR, "the filled profile would be "
+		    "larger than %d bytes (what inspect and mail take, signed)",
+		    PF_PROFILE_XML_MAX);
+	}
 	pf_buf_wipe(&out);
 	return fill_end(&f, p, err);
 }
@@ -757,7 +770,6 @@ pf_profile_compile(struct pf_template *t)
 	pf_hex(rnd, sizeof(rnd), b.nonce);
 	if ((err = build_tree(&t->tree, &copy, skel_leaf, &b)) != NULL)
 		goto done;
-	/* a CR in the template's own text stays a CR too */
 	if ((err = serialise(copy, &xml, &len)) != NULL)
 		goto done;
 	if ((t->skel = calloc(b.nholes + 1, sizeof(*t->skel))) == NULL) {

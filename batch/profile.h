@@ -11,6 +11,10 @@
 #include "error.h"
 #include "template.h"
 
+/* The largest filled profile: signed (with its certificates) it stays
+ * within the 16 MiB that inspect and mail take. */
+#define PF_PROFILE_XML_MAX	(15 * 1024 * 1024)
+
 struct pf_profile_vars {
 	const char *const *names;	/* CSV column names, header order */
 	const char *const *values;	/* this user's values, same order */

@@ -1466,6 +1466,28 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/*
+ * 1 if the node at the path is the value of a key that names a payload by
+ * its UUID (PayloadUUID, PayloadCertificateUUID, an element of
+ * PayloadCertificateAnchorUUID, ...): its name ends in "UUID".  A string
+ * elsewhere that happens to equal a literal PayloadUUID (a
+ * PayloadIdentifier, say) is left as it is.
+ */
+static int
+uuid_ref_key(const struct lctx *c)
+{
+	size_t end = c->pathlen, k;
+
+	while (end > 0 && c->path[end - 1] == ']') {	/* "[n]" */
+		for (k = end - 1; k > 0 && c->path[k - 1] != '['; k--)
+			;
+		if (k == 0)
+			return 0;
+		end = k - 1;
+	}
+	return end >= 4 && memcmp(c->path + end - 4, "UUID", 4) == 0;
+}
+
 /* uuid_lits is sorted: every string of the template is looked up. */
 static int
 is_uuid_literal(const struct lctx *c, const char *s)
@@ -1486,7 +1508,8 @@ set_path(const struct lctx *c, struct pf_tnode *n)
 
 /*
  * Split the string node n into segments.  A string without "{{" that
- * equals a literal PayloadUUID becomes a single UUID segment, so every
+ * equals a literal PayloadUUID, as the value of a key that names a payload
+ * by its UUID (uuid_ref_key()), becomes a single UUID segment, so every
  * profile gets a fresh UUID and references to it stay wired.
  */
 static struct pf_error *
@@ -1509,12 +1532,22 @@ compile_string(struct lctx *c, struct pf_tnode *n)
 	    o += 2)
 		nopen++;
 	if (nopen == 0) {
-		if (!is_uuid_literal(c, s))
+		char *lit;
+
+		if (!uuid_ref_key(c) || !is_uuid_literal(c, s))
 			return NULL;
 		if ((n->segs = calloc(1, sizeof(*n->segs))) == NULL)
 			return pf_error_nomem();
-		if ((err = intern(&c->t->labels, &c->t->nlabels, s, len,
-		    &idx)) != NULL)
+		/* Its label: "{" and the literal, which no {{uuid:LABEL}}
+		 * can spell (a label holds no brace). */
+		if ((lit = malloc(len + 2)) == NULL)
+			return pf_error_nomem();
+		lit[0] = '{';
+		memcpy(lit + 1, s, len);
+		lit[len + 1] = '\0';
+		err = intern(&c->t->labels, &c->t->nlabels, lit, len + 1, &idx);
+		free(lit);
+		if (err != NULL)
 			return err;
 		n->segs[0].kind = PF_SEG_UUID;
 		n->segs[0].idx = idx;
@@ -2037,7 +2070,8 @@ need_literal(struct lctx *c, const struct pf_tnode *d, const char *key)
 	struct pf_error *err = NULL;
 	size_t saved;
 
-	if (n != NULL && n->kind == PF_TN_STR && n->nsegs > 0) {
+	if (n != NULL && ((n->kind == PF_TN_STR && n->nsegs > 0) ||
+	    n->kind == PF_TN_INT || n->kind == PF_TN_BOOL)) {
 		saved = path_key(c, key);
 		err = perr(c, "placeholders are not allowed here");
 		path_pop(c, saved);
@@ -2395,6 +2429,12 @@ check_vpn(struct lctx *c, struct pf_tnode *p)
 	if (ike == NULL)
 		return NULL;
 	saved = path_key(c, "IKEv2");
+	/* what the check below reads must be known here, not filled */
+	if ((err = need_literal(c, ike, "CertificateType")) != NULL ||
+	    (err = need_literal(c, ike, "ExtendedAuthEnabled")) != NULL) {
+		path_pop(c, saved);
+		return err;
+	}
 	auth = tn_literal(tn_get(ike, "AuthenticationMethod"));
 	if (auth != NULL && strcmp(auth, "Certificate") == 0 &&
 	    tn_get(ike, "PayloadCertificateUUID") == NULL)
@@ -2422,6 +2462,11 @@ check_acme(struct lctx *c, struct pf_tnode *p)
 	uint8_t bound = 0;
 	size_t saved;
 
+	/* the sizes allowed depend on these three: known here, not filled */
+	if ((err = need_literal(c, p, "KeyType")) != NULL ||
+	    (err = need_literal(c, p, "KeySize")) != NULL ||
+	    (err = need_literal(c, p, "HardwareBound")) != NULL)
+		return err;
 	if (type == NULL || size < 0 || hb == NULL ||
 	    hb->kind != PF_TN_SCALAR)
 		return NULL;
@@ -2760,6 +2805,7 @@ pf_template_load(struct pf_template **out, const char *label,
 	struct scan s;
 	struct lctx c;
 	plist_t root = NULL;
+	char *lf = NULL;
 	size_t i;
 
 	*out = NULL;
@@ -2787,6 +2833,28 @@ pf_template_load(struct pf_template **out, const char *label,
 		err = pf_error_fmt(PF_EX_DATAERR, "%s: not an XML plist",
 		    s.label);
 		goto done;
+	}
+	/*
+	 * Line ends as an XML parser reads them (XML 1.0, 2.11): CR LF and a
+	 * lone CR are LF, so a template saved with CR LF gives the values a
+	 * device reads from it ("a\r\nb" is "a\nb").  A CR written as
+	 * "&#13;" stays one.
+	 */
+	if (memchr(xml, '\r', len) != NULL) {
+		size_t j, k = 0;
+
+		if ((lf = malloc(len)) == NULL) {
+			err = pf_error_nomem();
+			goto done;
+		}
+		for (j = 0; j < len; j++) {
+			if (xml[j] != '\r')
+				lf[k++] = xml[j];
+			else if (j + 1 == len || xml[j + 1] != '\n')
+				lf[k++] = '\n';
+		}
+		xml = lf;
+		len = k;
 	}
 	if ((err = prescan(&s, xml, len)) != NULL)
 		goto done;
@@ -2829,6 +2897,7 @@ done:
 	pf_template_free(t);
 	free(s.dictkeys);
 	free(c.uuid_lits);
+	free(lf);
 	return err;
 }
 

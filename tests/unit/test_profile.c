@@ -379,6 +379,106 @@ test_literal_uuids(void)
 	pf_template_free(t);
 }
 
+/*
+ * A literal PayloadUUID is replaced only where a key names a payload by
+ * its UUID; a {{uuid:LABEL}} spelled like a literal is another UUID; a
+ * PayloadIdentifier equal to a PayloadUUID stays as written.
+ */
+static void
+test_literal_uuid_scope(void)
+{
+	static const char xml[] = PROFILE_X(
+	    KS("PayloadType", "Configuration") KI("PayloadVersion", "1")
+	    KS("PayloadIdentifier", "6F1C1D34-0000-4000-8000-00000000AAAA")
+	    KS("PayloadUUID", "6F1C1D34-0000-4000-8000-00000000AAAA")
+	    KS("PayloadDescription", "{{uuid:scep-id}}"),
+	    "<dict>" PAYKEYS("com.apple.security.scep", "scep-id", "scep-id")
+	    "<key>PayloadContent</key><dict>"
+	    KS("URL", "https://scep.example.com/scep")
+	    KS("Challenge", "{{challenge}}") "</dict></dict>");
+	static const char *const top_id[] = { "PayloadIdentifier", NULL };
+	static const char *const top_uuid[] = { "PayloadUUID", NULL };
+	static const char *const desc[] = { "PayloadDescription", NULL };
+	static const char *const s_id[] = { "PayloadContent", "0",
+	    "PayloadIdentifier", NULL };
+	static const char *const s_uuid[] = { "PayloadContent", "0",
+	    "PayloadUUID", NULL };
+	struct pf_template *t = NULL;
+	struct pf_profile p;
+	struct vars vs;
+	plist_t r;
+
+	T_OK(load(&t, xml, 0));
+	vars_init(&vs, "ana@example.com", "Ana");
+	T_OK(pf_profile_build(t, &vs.v, &p));
+	r = reparse(&p);
+	T_REQUIRE(r != NULL);
+	T_CHECK(strcmp(str_at(r, top_id),
+	    "6F1C1D34-0000-4000-8000-00000000AAAA") == 0);
+	T_CHECK(is_uuid(str_at(r, top_uuid)) && strcmp(str_at(r, top_uuid),
+	    "6F1C1D34-0000-4000-8000-00000000AAAA") != 0);
+	T_CHECK(strcmp(str_at(r, s_id), "scep-id") == 0);
+	T_CHECK(is_uuid(str_at(r, s_uuid)) && is_uuid(str_at(r, desc)));
+	T_CHECK(strcmp(str_at(r, s_uuid), str_at(r, desc)) != 0);
+	plist_free(r);
+	pf_profile_clear(&p);
+	pf_template_free(t);
+}
+
+/* Line ends in the template as XML reads them: CR LF and CR are LF; a CR
+ * written "&#13;" stays one. */
+static void
+test_template_line_ends(void)
+{
+	static const char xml[] = PROFILE_X(TOP(
+	    KS("PayloadDescription", "one\r\ntwo\rthree&#13;four")),
+	    SCEP(""));
+	static const char *const desc[] = { "PayloadDescription", NULL };
+	struct pf_template *t = NULL;
+	struct pf_profile p;
+	struct vars vs;
+	plist_t r;
+
+	T_OK(load(&t, xml, 0));
+	vars_init(&vs, "ana@example.com", "Ana");
+	T_OK(pf_profile_build(t, &vs.v, &p));
+	r = reparse(&p);
+	T_REQUIRE(r != NULL);
+	T_CHECK(strcmp(str_at(r, desc), "one\ntwo\nthree\rfour") == 0);
+	plist_free(r);
+	pf_profile_clear(&p);
+	pf_template_free(t);
+}
+
+/* A profile the data would make larger than PF_PROFILE_XML_MAX fails its
+ * row (a data error), before it is all built. */
+static void
+test_profile_too_large(void)
+{
+	static const char xml[] = PROFILE_X(TOP(
+	    "<key>PayloadDescription</key><string>"
+	    "{{name}}{{name}}{{name}}{{name}}{{name}}{{name}}{{name}}{{name}}"
+	    "</string>"), SCEP(""));
+	struct pf_template *t = NULL;
+	struct pf_profile p;
+	struct vars vs;
+	char *big;
+
+	T_OK(load(&t, xml, 0));
+	T_REQUIRE((big = malloc(PF_PROFILE_XML_MAX / 8 + 2)) != NULL);
+	memset(big, 'x', PF_PROFILE_XML_MAX / 8 + 1);
+	big[PF_PROFILE_XML_MAX / 8 + 1] = '\0';
+	vars_init(&vs, "ana@example.com", big);
+	T_ERR(pf_profile_build(t, &vs.v, &p), PF_EX_DATAERR,
+	    "the filled profile would be larger than");
+	T_CHECK(p.xml == NULL);
+	big[PF_PROFILE_XML_MAX / 16] = '\0';	/* half of it fits */
+	T_OK(pf_profile_build(t, &vs.v, &p));
+	pf_profile_clear(&p);
+	free(big);
+	pf_template_free(t);
+}
+
 /* Apple's example profile, forced in: it still gets fresh UUIDs. */
 static void
 test_seed_build(void)
@@ -1025,6 +1125,9 @@ main(void)
 	T_RUN(test_awkward_values);
 	T_RUN(test_uuid_wiring);
 	T_RUN(test_literal_uuids);
+	T_RUN(test_literal_uuid_scope);
+	T_RUN(test_template_line_ends);
+	T_RUN(test_profile_too_large);
 	T_RUN(test_seed_build);
 	T_RUN(test_int_bool);
 	T_RUN(test_enum_placeholder);

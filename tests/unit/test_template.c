@@ -584,6 +584,13 @@ static const struct {
 	  KS("CertificateType", "RSA") KI("ExtendedAuthEnabled", "1")))), 0,
 	  "PayloadContent[1].IKEv2.ServerCertificateIssuerCommonName: required "
 	  "when CertificateType is set and ExtendedAuthEnabled is 1" },
+	{ "vpn ikev2 extended auth from the data", PROFILE(SCEP("")
+	  VPN(KS("VPNType", "IKEv2") KS("UserDefinedName", "v")
+	  IKEV2(KS("AuthenticationMethod", "Certificate")
+	  KS("PayloadCertificateUUID", "{{uuid:scep}}")
+	  KS("CertificateType", "RSA") KS("ExtendedAuthEnabled",
+	  "{{int:xa}}")))), 0, "PayloadContent[1].IKEv2.ExtendedAuthEnabled: "
+	  "placeholders are not allowed here" },
 	/* VPN dictionaries other than IKEv2 (Apple's schema) */
 	{ "vpn dns", PROFILE(VPN(KS("VPNType", "IKEv2")
 	  KS("UserDefinedName", "v") IKEV2(KS("AuthenticationMethod", "None"))
@@ -626,6 +633,13 @@ static const struct {
 	{ "acme key type", PROFILE(ACME(ACME_OK("Bogus", "256", "false"))), 0,
 	  "PayloadContent[0].KeyType: \"Bogus\" is not one of RSA, "
 	  "ECSECPrimeRandom" },
+	{ "acme key size from the data", PROFILE(ACME(
+	  KS("DirectoryURL", "https://acme.example.com/directory")
+	  KS("ClientIdentifier", "{{user}}") KS("KeySize", "{{int:ks}}")
+	  KS("KeyType", "ECSECPrimeRandom") "<key>HardwareBound</key><false/>"
+	  "<key>Subject</key><array><array><array><string>CN</string>"
+	  "<string>{{name}}</string></array></array></array>")), 0,
+	  "PayloadContent[0].KeySize: placeholders are not allowed here" },
 	{ "acme rsa size", PROFILE(ACME(ACME_OK("RSA", "1000", "false"))), 0,
 	  "PayloadContent[0].KeySize: 1000: an RSA key is 1024 to 4096 bits" },
 	{ "acme bound rsa", PROFILE(ACME(ACME_OK("RSA", "2048", "true"))), 0,
