@@ -30,6 +30,7 @@
  *           signatureAlgorithm             s->sigalg (constant)
  *           signature OCTET STRING
  */
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <errno.h>
@@ -775,6 +776,17 @@ done:
 	return err;
 }
 
+/* A warning when the secret in file path can be read by other users. */
+static void
+warn_readable(const struct pf_warn *warn, const char *what, const char *path)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) == 0 && (sb.st_mode & 044) != 0)
+		pf_warnf(warn, "%s %s can be read by other users (mode %04o); "
+		    "chmod 600 it", what, path, (unsigned)(sb.st_mode & 07777));
+}
+
 struct pf_error *
 pf_signer_load(struct pf_signer **out, const struct pf_signer_opts *opts,
     const struct pf_warn *warn)
@@ -797,6 +809,9 @@ pf_signer_load(struct pf_signer **out, const struct pf_signer_opts *opts,
 	}
 	if ((err = load_key(opts->key_path, opts->key_pass, &s->key)) != NULL)
 		goto done;
+	warn_readable(warn, "signer key", opts->key_path);
+	if (opts->key_pass != NULL && strncmp(opts->key_pass, "file:", 5) == 0)
+		warn_readable(warn, "passphrase file", opts->key_pass + 5);
 	if ((err = check_key(s, opts->key_path)) != NULL)
 		goto done;
 	if (X509_check_private_key(s->cert, s->key) != 1) {

@@ -295,6 +295,23 @@ if [ "$(id -u)" = 0 ] && setpriv --reuid=65534 --regid=65534 \
 else
 	echo "ok - # skip a database the verifier may not open: no other user here"
 fi
+# A signer key or passphrase file others can read gives a warning.
+cp "$T/pki/signer-enc.key" open.key
+chmod 644 open.key
+printf 'demo-pass\n' > open.pass
+chmod 644 open.pass
+expect_status 0 "a run with a key and a passphrase file others can read" \
+    "$PF" run --csv users.csv --out openkey --signer-cert \
+    "$T/pki/signer.pem" --signer-key open.key --chain "$T/pki/chain.pem" \
+    --key-pass file:open.pass
+err_has "warns about the key" "signer key open.key can be read by other users (mode 0644)"
+err_has "warns about the passphrase file" "passphrase file open.pass can be read by other users"
+chmod 600 open.key open.pass
+expect_status 0 "the same, mode 0600" "$PF" run --csv users.csv --out openkey \
+    --signer-cert "$T/pki/signer.pem" --signer-key open.key --chain \
+    "$T/pki/chain.pem" --key-pass file:open.pass
+check "no warning then" [ ! -s "$T/last.err" ]
+
 # The recovery of a killed run whose output root is gone makes nothing
 # there again.
 "$PF" --db gone.db init >/dev/null
