@@ -189,19 +189,23 @@ foreign(struct pf_db *db)
 }
 
 /*
- * The database and its -wal and -shm files must be the caller's alone.  A
- * file of another user's that others may read or write (a database, or a
- * write-ahead log, put in a shared folder before us) is refused: every
- * write would go through it.  With fix, one of the caller's own with a
- * looser mode (a copy, a restore) is made 0600, before the switch to WAL
- * makes the -wal and -shm files, which take the database's mode.  (Root
- * may use another user's 0600 database: the service's, for maintenance.)
+ * The database and its -wal and -shm files must be the caller's: a file
+ * of another user's (a database, or a write-ahead log, put in a shared
+ * folder before us) is refused, whatever its mode now, which its owner
+ * can change at any time: every write would go through it.  Root may use
+ * another user's 0600 database, for maintenance, with -wal and -shm of
+ * the same owner (SQLite gives them that owner).  With fix, one of the
+ * caller's own with a looser mode (a copy, a restore) is made 0600,
+ * before the switch to WAL makes the -wal and -shm files, which take the
+ * database's mode.  owner: the database file's owner, or -1 for the
+ * database file itself.
  */
 static struct pf_error *
-private_file(const char *path, const char *suffix, int fix)
+private_file(const char *path, const char *suffix, int fix, long owner)
 {
 	char name[PATH_MAX + 8];
 	struct stat sb;
+	uid_t me = geteuid();
 
 	if ((size_t)snprintf(name, sizeof(name), "%s%s", path, suffix) >=
 	    sizeof(name))
@@ -209,12 +213,12 @@ private_file(const char *path, const char *suffix, int fix)
 	if (lstat(name, &sb) == -1)
 		return errno == ENOENT ? NULL : pf_error_errno(PF_EX_IOERR,
 		    "%s", name);
-	if (sb.st_uid != geteuid() && (sb.st_mode & 077) != 0)
+	if (sb.st_uid != me && !(me == 0 && (owner == -1 ?
+	    (sb.st_mode & 077) == 0 : (long)sb.st_uid == owner)))
 		return pf_error_fmt(PF_EX_CONFIG, "%s: another user's (uid "
-		    "%ld) that others may use too (mode %04o): not used; if it "
-		    "is to be this database's, make it yours with mode 0600",
-		    name, (long)sb.st_uid, (unsigned)(sb.st_mode & 07777));
-	if (fix && S_ISREG(sb.st_mode) && sb.st_uid == geteuid() &&
+		    "%ld; this is uid %ld): not used; make it this user's, or "
+		    "run as its owner", name, (long)sb.st_uid, (long)me);
+	if (fix && S_ISREG(sb.st_mode) && sb.st_uid == me &&
 	    (sb.st_mode & 077) != 0 && chmod(name, 0600) == -1)
 		return pf_error_errno(PF_EX_IOERR, "chmod %s", name);
 	return NULL;
@@ -225,13 +229,15 @@ static struct pf_error *
 private_files(const char *path, int fix)
 {
 	struct pf_error *err;
+	struct stat sb;
 	char real[PATH_MAX];
 	const char *rp = realpath(path, real) != NULL ? real : path;
+	long owner = stat(rp, &sb) == 0 ? (long)sb.st_uid : -2;
 
-	if ((err = private_file(rp, "", fix)) != NULL ||
-	    (err = private_file(rp, "-wal", fix)) != NULL)
+	if ((err = private_file(rp, "", fix, -1)) != NULL ||
+	    (err = private_file(rp, "-wal", fix, owner)) != NULL)
 		return err;
-	return private_file(rp, "-shm", fix);
+	return private_file(rp, "-shm", fix, owner);
 }
 
 struct pf_error *

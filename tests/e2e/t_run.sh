@@ -196,7 +196,7 @@ if [ "$(id -u)" = 0 ]; then
 	chown 65534 planted/pf.db
 	expect_status 78 "init on another user's database open to others" \
 	    "$PF" --db planted/pf.db init
-	err_has "it says whose and why" "another user's (uid 65534) that others may use too (mode 0666)"
+	err_has "it says whose" "another user's (uid 65534; this is uid 0)"
 	check "and leaves it empty" [ ! -s planted/pf.db ]
 	"$PF" --db planted2.db init >/dev/null
 	: > planted2.db-wal
@@ -205,6 +205,9 @@ if [ "$(id -u)" = 0 ]; then
 	expect_status 78 "a -wal file another user put beside the database" \
 	    "$PF" --db planted2.db runs
 	err_has "names the -wal file" "planted2.db-wal: another user's"
+	chmod 600 planted2.db-wal
+	expect_status 78 "and so with mode 0600 (its owner may open it later)" \
+	    "$PF" --db planted2.db runs
 else
 	echo "ok - # skip another user's database: not root"
 fi
@@ -276,8 +279,8 @@ EOF
 	export PROFACTORY_DB="$T/pf.db"
 fi
 
-# A database the verifier's user cannot open (scepserver running as
-# another user than the one who made it): 66 with the reason, not 73.
+# A database of another user's (scepserver running as another user than
+# the one who made it): 78 with the reason, not 73.
 if [ "$(id -u)" = 0 ] && setpriv --reuid=65534 --regid=65534 \
     --clear-groups true 2>/dev/null; then
 	mkdir -m 755 "$T/other"
@@ -286,11 +289,12 @@ if [ "$(id -u)" = 0 ] && setpriv --reuid=65534 --regid=65534 \
 	PROFACTORY_DB="$T/other/pf.db" "$T/other/pf" init >/dev/null
 	head -c 300 /dev/urandom >"$T/other/junk.der"
 	chmod 644 "$T/other/junk.der"
-	expect_status 66 "a database the verifier may not open: 66" \
+	expect_status 78 "another user's database for the verifier: 78" \
 	    setpriv --reuid=65534 --regid=65534 --clear-groups \
 	    env PROFACTORY_DB="$T/other/pf.db" "$T/other/pf" verify-csr \
 	    <"$T/other/junk.der"
-	err_has "the reason" "cannot open it for reading and writing: Permission denied"
+	err_has "the reason" "another user's (uid 0; this is uid 65534): not used"
+
 	chmod 700 "$T"
 else
 	echo "ok - # skip a database the verifier may not open: no other user here"
