@@ -866,6 +866,7 @@ pf_mail(struct pf_db *db, const struct pf_mail_opts *o,
 
 	memset(res, 0, sizeof(*res));
 	memset(&m, 0, sizeof(m));
+	m.prof.secret = m.msg.secret = 1;	/* they hold challenges */
 	memset(&it, 0, sizeof(it));
 	m.o = o;
 	m.res = res;

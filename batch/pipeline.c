@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1790,6 +1791,66 @@ publisher(void *arg)
 	return NULL;
 }
 
+static struct pf_error *
+add_name(void *arg, const char *file)
+{
+	int dup;
+
+	return keyset_add(arg, file, &dup);
+}
+
+/*
+ * After a crash: OUT/current/ of out_dir keeps only what belongs there.
+ * A run killed between recording a batch and unlinking what it replaced
+ * (a profile reissued under another name, a user pruned) leaves links
+ * that no later run would look at.  Names that are no current profile
+ * go; a current profile whose link is missing gets it back when the run
+ * finds it unchanged.
+ */
+static struct pf_error *
+sweep_current(struct run *r, const char *out_dir)
+{
+	struct pf_error *err;
+	struct keyset names;
+	char path[4096], rel[PF_PATH_MAX + 1];
+	struct dirent *e, *f;
+	DIR *d, *u;
+
+	memset(&names, 0, sizeof(names));
+	if ((err = pf_store_current_names(r->db, out_dir, add_name,
+	    &names)) != NULL)
+		goto done;
+	if ((size_t)snprintf(path, sizeof(path), "%s/current", out_dir) >=
+	    sizeof(path) || (d = opendir(path)) == NULL)
+		goto done;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;	/* ., .., temporaries */
+		if (e->d_type == DT_DIR) {	/* a user folder (by-user) */
+			char sub[4096];
+
+			if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", path,
+			    e->d_name) >= sizeof(sub) ||
+			    (u = opendir(sub)) == NULL)
+				continue;
+			while ((f = readdir(u)) != NULL) {
+				if (f->d_name[0] == '.' ||
+				    (size_t)snprintf(rel, sizeof(rel), "%s/%s",
+				    e->d_name, f->d_name) >= sizeof(rel))
+					continue;
+				if (!keyset_has(&names, rel))
+					pf_current_remove(out_dir, rel);
+			}
+			closedir(u);
+		} else if (!keyset_has(&names, e->d_name))
+			pf_current_remove(out_dir, e->d_name);
+	}
+	closedir(d);
+done:
+	keyset_clear(&names);
+	return err;
+}
+
 struct recover_arg {
 	struct run *r;
 	const struct pf_run_rec *old;
@@ -1828,9 +1889,16 @@ recover_one(void *arg, const struct pf_run_rec *old)
 	snprintf(upd.status, sizeof(upd.status), "interrupted");
 	upd.finished_at = time(NULL);
 	upd.error = "the run was interrupted";
-	if ((err = pf_store_run_recount(r->db, &upd)) != NULL)
+	if ((err = pf_store_run_recount(r->db, &upd)) != NULL ||
+	    (err = pf_store_run_finish(r->db, &upd)) != NULL)
 		return err;
-	return pf_store_run_finish(r->db, &upd);
+	/* Users it pruned (or that were revoked meanwhile), and profiles
+	 * it replaced under another name, whose links it had no time to
+	 * remove from OUT/current/. */
+	if ((err = pf_store_revocations_since(r->db, old->started_at,
+	    unpublish_user, r)) != NULL)
+		return err;
+	return sweep_current(r, old->out_dir);
 }
 
 /* --prune --dry-run: count what --prune would revoke. */
@@ -2116,6 +2184,10 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 			pthread_sigmask(SIG_SETMASK, &oldsigs, NULL);
 	}
 	r.now = time(NULL);
+	/* Runs that crashed are settled first, whatever this one does. */
+	if (!o->dry_run &&
+	    (err = pf_store_run_unfinished(db, recover_one, &r)) != NULL)
+		goto done;
 	csv_path = o->csv_path;
 	if (csv_path == NULL) {
 		if ((err = export_users(&r)) != NULL)
@@ -2180,9 +2252,6 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	}
 
 	if (!o->dry_run) {
-		if ((err = pf_store_run_unfinished(db, recover_one, &r)) !=
-		    NULL)
-			goto done;
 		if ((err = pf_outdir_drop_empty_runs(r.od, run_known,
 		    &r)) != NULL || (err = pf_outdir_open_current(r.od)) !=
 		    NULL || (err = make_run_dir(&r)) != NULL)

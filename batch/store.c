@@ -762,8 +762,8 @@ pf_store_revocations_since(struct pf_db *db, time_t since,
 
 	if ((err = pf_db_prepare(db, &st, "SELECT DISTINCT u.key, t.name "
 	    "FROM challenges c JOIN users u ON u.id = c.user_id JOIN "
-	    "templates t ON t.id = c.template_id WHERE c.revoke_reason = "
-	    "'revoked' AND c.revoked_at >= ?1")) != NULL)
+	    "templates t ON t.id = c.template_id WHERE c.revoke_reason IN "
+	    "('revoked', 'pruned') AND c.revoked_at >= ?1")) != NULL)
 		return err;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)since);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -972,6 +972,21 @@ pf_store_prune(struct pf_store_writer *w, time_t now,
 		    ids[i][0]);
 		if ((err = pf_db_step_done(w->db, up, "prune")) != NULL)
 			goto done;
+		/* and the user's used challenges of that template that a
+		 * reissue superseded, which a retry could still use */
+		sqlite3_finalize(up);
+		up = NULL;
+		if ((err = pf_db_prepare(w->db, &up, "UPDATE challenges SET "
+		    "revoke_reason = 'pruned' WHERE revoke_reason = "
+		    "'superseded' AND used_at IS NOT NULL AND user_id = "
+		    "(SELECT user_id FROM profiles WHERE id = ?1) AND "
+		    "template_id IN (SELECT t2.id FROM templates t2 JOIN "
+		    "templates t1 ON t1.name = t2.name JOIN profiles p ON "
+		    "p.template_id = t1.id WHERE p.id = ?1)")) != NULL)
+			goto done;
+		sqlite3_bind_int64(up, 1, ids[i][0]);
+		if ((err = pf_db_step_done(w->db, up, "prune")) != NULL)
+			goto done;
 	}
 done:
 	sqlite3_finalize(st);
@@ -1126,6 +1141,30 @@ pf_store_current_files(struct pf_db *db, const char *user, const char *tmpl,
 		fn(arg, (const char *)sqlite3_column_text(st, 0),
 		    (const char *)sqlite3_column_text(st, 1));
 	if (rc != SQLITE_DONE)
+		err = pf_db_error(db, "read current profiles");
+	sqlite3_finalize(st);
+	return err;
+}
+
+struct pf_error *
+pf_store_current_names(struct pf_db *db, const char *out_dir,
+    struct pf_error *(*fn)(void *, const char *), void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	struct pf_error *err = NULL;
+	int rc;
+
+	if ((err = pf_db_prepare(db, &st, "SELECT p.file FROM profiles p "
+	    "JOIN runs r ON r.id = p.run_id LEFT JOIN challenges c ON "
+	    "c.profile_id = p.id WHERE r.out_dir = ?1 AND p.superseded_at IS "
+	    "NULL AND (c.id IS NULL OR c.revoked_at IS NULL)")) != NULL)
+		return err;
+	sqlite3_bind_text(st, 1, out_dir, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((err = fn(arg, (const char *)sqlite3_column_text(st, 0))) !=
+		    NULL)
+			break;
+	if (err == NULL && rc != SQLITE_DONE)
 		err = pf_db_error(db, "read current profiles");
 	sqlite3_finalize(st);
 	return err;

@@ -880,9 +880,9 @@ num(const char *p, size_t n)
 	return v;
 }
 
-/* Content of <date>: YYYY-MM-DDTHH:MM:SSZ, a time that exists (year 1 to
- * 9999): libplist would move 2030-02-31 to March 3, and write year 0 as
- * "-1". */
+/* Content of <date>: YYYY-MM-DDTHH:MM:SSZ, a time that exists (years 1000
+ * to 9999): libplist would move 2030-02-31 to March 3, write year 0 as
+ * "-1" and year 999 with three digits. */
 static int
 valid_date(const char *p, const char *e)
 {
@@ -901,7 +901,7 @@ valid_date(const char *p, const char *e)
 	y = num(p, 4);
 	m = num(p + 5, 2);
 	d = num(p + 8, 2);
-	if (y < 1 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
+	if (y < 1000 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
 	    (m == 2 && d == 29 && (y % 4 != 0 ||
 	    (y % 100 == 0 && y % 400 != 0))))
 		return 0;

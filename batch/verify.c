@@ -507,6 +507,21 @@ pf_revoke_user(struct pf_db *db, const char *user, const char *template_name,
 	if ((err = pf_db_step_done(db, st, "revoke challenges")) != NULL)
 		goto done;
 	*count = sqlite3_changes(db->h);
+	sqlite3_finalize(st);
+	st = NULL;
+	/* A used challenge a reissue superseded could still be approved
+	 * again by its key's retry (the grace period): revoked too. */
+	if ((err = pf_db_prepare(db, &st, "UPDATE challenges SET "
+	    "revoke_reason = 'revoked' WHERE user_id = ?1 AND revoke_reason = "
+	    "'superseded' AND used_at IS NOT NULL AND (?2 IS NULL OR "
+	    "template_id IN (SELECT id FROM templates WHERE name = ?2))")) !=
+	    NULL)
+		goto done;
+	sqlite3_bind_int64(st, 1, user_id);
+	if (template_name != NULL)
+		sqlite3_bind_text(st, 2, template_name, -1, SQLITE_STATIC);
+	if ((err = pf_db_step_done(db, st, "revoke challenges")) != NULL)
+		goto done;
 	err = pf_db_commit(db);
 done:
 	sqlite3_finalize(st);

@@ -398,4 +398,39 @@ PROFACTORY_DB="$T/sig1.db" expect_status 0 "the run after SIGTERM completes" \
     "$PF" run --csv sig.csv --template scep --out outsig $SR
 check "and issues only what was missing" grep -q \
     " $((4500 - nsig)) issued, 0 reissued, $nsig unchanged" "$T/last.out"
+# A run killed after its prune was recorded but before it unlinked the
+# pruned users from OUT/current/ (the state made by hand): the next run,
+# recovering it, unlinks them.
+"$PF" --db pc.db init >/dev/null
+"$PF" --db pc.db template add scep "$TOP/templates/scep.plist" >/dev/null
+printf '%s\n' 'email,name' 'a@example.com,A' 'b@example.com,B' > pc.csv
+expect_status 0 "a run before the crash" "$PF" --db pc.db run --csv pc.csv \
+    --template scep --out pcout $S
+sqlite3 pc.db "INSERT INTO runs (name, kind, status, pid, started_at,
+    out_dir) VALUES ('20200101-000001', 'regenerate', 'running', 0,
+    strftime('%s', 'now') - 5, '$T/pcout');
+    UPDATE challenges SET revoked_at = strftime('%s', 'now'),
+    revoke_reason = 'pruned' WHERE user_id = (SELECT id FROM users WHERE
+    key = 'b@example.com')"
+check "b is still linked, as the crash left it" \
+    [ -e "pcout/current/b@example.com.scep.mobileconfig" ]
+printf '%s\n' 'email,name' 'a@example.com,A' > pc1.csv
+expect_status 0 "the next run" "$PF" --db pc.db regenerate --csv pc1.csv \
+    --template scep --out pcout $S
+check "the pruned user is unlinked from OUT/current/" \
+    [ ! -e "pcout/current/b@example.com.scep.mobileconfig" -a \
+    -e "pcout/current/a@example.com.scep.mobileconfig" ]
+# ... and a link it left under an old name (a profile it reissued under
+# another name, say after --layout changed) goes too; a missing link of a
+# current profile comes back.
+ln "pcout/current/a@example.com.scep.mobileconfig" \
+    "pcout/current/old-name.scep.mobileconfig"
+rm "pcout/current/a@example.com.scep.mobileconfig"
+sqlite3 pc.db "INSERT INTO runs (name, kind, status, pid, started_at,
+    out_dir) VALUES ('20200101-000002', 'regenerate', 'running', 0,
+    strftime('%s', 'now'), '$T/pcout')"
+expect_status 0 "the run after another crash" "$PF" --db pc.db regenerate \
+    --csv pc1.csv --template scep --out pcout $S
+check "OUT/current/ holds exactly the current profile again" \
+    [ "$(ls pcout/current)" = "a@example.com.scep.mobileconfig" ]
 finish

@@ -754,6 +754,8 @@ static const struct {
 	  "<date> holds \"2030-02-31T00:00:00Z\"" },
 	{ "date in year 0", XHEAD "<dict><key>a</key><date>"
 	  "0000-01-01T00:00:00Z</date></dict>" XTAIL, 0, "<date> holds" },
+	{ "date in year 999", XHEAD "<dict><key>a</key><date>"
+	  "0999-06-01T00:00:00Z</date></dict>" XTAIL, 0, "<date> holds" },
 	{ "date 29 February 2100", XHEAD "<dict><key>a</key><date>"
 	  "2100-02-29T00:00:00Z</date></dict>" XTAIL, 0, "<date> holds" },
 	{ "date at 24:00", XHEAD "<dict><key>a</key><date>"

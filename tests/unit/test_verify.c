@@ -463,6 +463,9 @@ test_no_retry_after_revoke_of_newer(void)
 	/* ana revoked (her scep template), bob pruned */
 	T_OK(pf_revoke_user(db, "ana", "scep", NOW + 30, &n));
 	T_CHECK(n == 1);
+	/* her used, superseded a1 is marked revoked too */
+	T_CHECK(q("SELECT count(*) FROM challenges WHERE revoke_reason = "
+	    "'revoked'", 0) == 2);
 	x("UPDATE challenges SET revoked_at = 1, revoke_reason = 'pruned' "
 	    "WHERE id = ?", b2id);
 	T_OK(decide(req(key1, a1, NULL, NULL), NOW + 40, 3600, &v));
