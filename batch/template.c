@@ -681,6 +681,8 @@ static const char *const elem_names[] = {
 /* What the scan learns for the compile pass, in document order. */
 struct scan {
 	const char *label;
+	const size_t *crs;	/* offsets of lone CRs read as LF, sorted */
+	size_t ncrs;
 	uint32_t *dictkeys;	/* number of keys of each <dict>, malloc'd */
 	size_t ndicts;
 	size_t dictcap;
@@ -698,6 +700,18 @@ struct frame {
 };
 
 /* "LABEL: line N: " + message, N counted up to offset off. */
+/* How many lone CRs, read as line ends, come before offset off: editors
+ * and grep count lines by LF only, and messages should agree. */
+static size_t
+crs_before(const struct scan *s, size_t off)
+{
+	size_t n = 0;
+
+	while (n < s->ncrs && s->crs[n] < off)
+		n++;
+	return n;
+}
+
 static struct pf_error *
 scan_err(const struct scan *s, const char *x, size_t off, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
@@ -713,6 +727,7 @@ scan_err(const struct scan *s, const char *x, size_t off, const char *fmt,
 	for (i = 0; i < off; i++)
 		if (x[i] == '\n')
 			line++;
+	line -= crs_before(s, off);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -1002,11 +1017,12 @@ elem_lookup(const char *p, size_t n)
  * XML forbids (a control character, U+FFFE, U+FFFF); 0 if there is
  * none. */
 static size_t
-bad_line(const char *x, size_t n, int *ctl)
+bad_line(const char *x, size_t n, int *ctl, size_t *at)
 {
 	size_t i = 0, line = 1, j;
 
 	while (i < n) {
+		*at = i;
 		const char *nl = memchr(x + i, '\n', n - i);
 
 		j = nl == NULL ? n : (size_t)(nl - x);
@@ -1136,12 +1152,13 @@ prescan(struct scan *s, const char *x, size_t n)
 {
 	struct frame st[PF_TEMPLATE_MAX_DEPTH + 2];
 	struct pf_error *err;
-	size_t i = 0, j, line;
+	size_t i = 0, j, line, at = 0;
 	int sp = 0, depth = 0, root_done = 0, ctl = 0;
 
-	if ((line = bad_line(x, n, &ctl)) != 0)
+	if ((line = bad_line(x, n, &ctl, &at)) != 0)
 		return pf_error_fmt(PF_EX_DATAERR, "%s: line %zu: %s",
-		    s->label, line, ctl == 1 ? "control character" :
+		    s->label, line - crs_before(s, at), ctl == 1 ?
+		    "control character" :
 		    ctl == 2 ? "U+FFFE or U+FFFF, which XML does not allow" :
 		    "invalid UTF-8");
 	while (i < n) {
@@ -2806,7 +2823,7 @@ pf_template_load(struct pf_template **out, const char *label,
 	struct lctx c;
 	plist_t root = NULL;
 	char *lf = NULL;
-	size_t i;
+	size_t *crs = NULL, i;
 
 	*out = NULL;
 	memset(&s, 0, sizeof(s));
@@ -2843,18 +2860,22 @@ pf_template_load(struct pf_template **out, const char *label,
 	if (memchr(xml, '\r', len) != NULL) {
 		size_t j, k = 0;
 
-		if ((lf = malloc(len)) == NULL) {
+		if ((lf = malloc(len)) == NULL ||
+		    (crs = calloc(len, sizeof(*crs))) == NULL) {
 			err = pf_error_nomem();
 			goto done;
 		}
 		for (j = 0; j < len; j++) {
 			if (xml[j] != '\r')
 				lf[k++] = xml[j];
-			else if (j + 1 == len || xml[j + 1] != '\n')
+			else if (j + 1 == len || xml[j + 1] != '\n') {
+				crs[s.ncrs++] = k;
 				lf[k++] = '\n';
+			}
 		}
 		xml = lf;
 		len = k;
+		s.crs = crs;
 	}
 	if ((err = prescan(&s, xml, len)) != NULL)
 		goto done;
@@ -2898,6 +2919,7 @@ done:
 	free(s.dictkeys);
 	free(c.uuid_lits);
 	free(lf);
+	free(crs);
 	return err;
 }
 

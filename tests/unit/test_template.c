@@ -732,6 +732,11 @@ static const struct {
 	  "empty <key/>" },
 	{ "unknown element", XHEAD "<dict><key>a</key><foo>1</foo></dict>"
 	  XTAIL, 0, "line 4: unknown element <foo>" },
+	{ "line numbers by LF, lone CRs aside", XHEAD "<dict>\r<key>a</key>"
+	  "\r<string>x</string>\r\n<key>b</key>\r<foo/></dict>" XTAIL, 0,
+	  "line 5: unknown element <foo>" },
+	{ "line numbers, CR LF", XHEAD "<dict>\r\n<key>a</key>\r\n"
+	  "<foo/></dict>" XTAIL, 0, "line 6: unknown element <foo>" },
 	{ "element in string", XHEAD "<dict><key>a</key><string><b>x</b>"
 	  "</string></dict>" XTAIL, 0, "unknown element <b>" },
 	{ "integer text", XHEAD "<dict><key>a</key><integer>abc</integer>"
