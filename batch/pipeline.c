@@ -1,4 +1,3 @@
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1791,64 +1790,14 @@ publisher(void *arg)
 	return NULL;
 }
 
+/* One name of OUT/current/ that a crashed run left (stale_one()). */
 static struct pf_error *
-add_name(void *arg, const char *file)
+stale_one(void *arg, const char *file)
 {
-	int dup;
+	const char *out_dir = arg;
 
-	return keyset_add(arg, file, &dup);
-}
-
-/*
- * After a crash: OUT/current/ of out_dir keeps only what belongs there.
- * A run killed between recording a batch and unlinking what it replaced
- * (a profile reissued under another name, a user pruned) leaves links
- * that no later run would look at.  Names that are no current profile
- * go; a current profile whose link is missing gets it back when the run
- * finds it unchanged.
- */
-static struct pf_error *
-sweep_current(struct run *r, const char *out_dir)
-{
-	struct pf_error *err;
-	struct keyset names;
-	char path[4096], rel[PF_PATH_MAX + 1];
-	struct dirent *e, *f;
-	DIR *d, *u;
-
-	memset(&names, 0, sizeof(names));
-	if ((err = pf_store_current_names(r->db, out_dir, add_name,
-	    &names)) != NULL)
-		goto done;
-	if ((size_t)snprintf(path, sizeof(path), "%s/current", out_dir) >=
-	    sizeof(path) || (d = opendir(path)) == NULL)
-		goto done;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;	/* ., .., temporaries */
-		if (e->d_type == DT_DIR) {	/* a user folder (by-user) */
-			char sub[4096];
-
-			if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", path,
-			    e->d_name) >= sizeof(sub) ||
-			    (u = opendir(sub)) == NULL)
-				continue;
-			while ((f = readdir(u)) != NULL) {
-				if (f->d_name[0] == '.' ||
-				    (size_t)snprintf(rel, sizeof(rel), "%s/%s",
-				    e->d_name, f->d_name) >= sizeof(rel))
-					continue;
-				if (!keyset_has(&names, rel))
-					pf_current_remove(out_dir, rel);
-			}
-			closedir(u);
-		} else if (!keyset_has(&names, e->d_name))
-			pf_current_remove(out_dir, e->d_name);
-	}
-	closedir(d);
-done:
-	keyset_clear(&names);
-	return err;
+	pf_current_remove(out_dir, file);
+	return NULL;
 }
 
 struct recover_arg {
@@ -1885,20 +1834,23 @@ recover_one(void *arg, const struct pf_run_rec *old)
 	}
 	pf_error_free(err);
 	pf_outdir_close(od);
+	/*
+	 * Links in its OUT/current/ it had no time to remove: of profiles
+	 * it reissued (under another name, say after --layout changed), or
+	 * of users whose challenges it pruned (any revoked or pruned one
+	 * there), unless the name is a current profile's.  Before the run
+	 * is marked: a crash here is recovered again.
+	 */
+	if ((err = pf_store_stale_links(r->db, old->out_dir, old->id,
+	    stale_one, (void *)old->out_dir)) != NULL)
+		return err;
 	upd = *old;
 	snprintf(upd.status, sizeof(upd.status), "interrupted");
 	upd.finished_at = time(NULL);
 	upd.error = "the run was interrupted";
-	if ((err = pf_store_run_recount(r->db, &upd)) != NULL ||
-	    (err = pf_store_run_finish(r->db, &upd)) != NULL)
+	if ((err = pf_store_run_recount(r->db, &upd)) != NULL)
 		return err;
-	/* Users it pruned (or that were revoked meanwhile), and profiles
-	 * it replaced under another name, whose links it had no time to
-	 * remove from OUT/current/. */
-	if ((err = pf_store_revocations_since(r->db, old->started_at,
-	    unpublish_user, r)) != NULL)
-		return err;
-	return sweep_current(r, old->out_dir);
+	return pf_store_run_finish(r->db, &upd);
 }
 
 /* --prune --dry-run: count what --prune would revoke. */

@@ -762,8 +762,8 @@ pf_store_revocations_since(struct pf_db *db, time_t since,
 
 	if ((err = pf_db_prepare(db, &st, "SELECT DISTINCT u.key, t.name "
 	    "FROM challenges c JOIN users u ON u.id = c.user_id JOIN "
-	    "templates t ON t.id = c.template_id WHERE c.revoke_reason IN "
-	    "('revoked', 'pruned') AND c.revoked_at >= ?1")) != NULL)
+	    "templates t ON t.id = c.template_id WHERE c.revoke_reason = "
+	    "'revoked' AND c.revoked_at >= ?1")) != NULL)
 		return err;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)since);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -1147,25 +1147,37 @@ pf_store_current_files(struct pf_db *db, const char *user, const char *tmpl,
 }
 
 struct pf_error *
-pf_store_current_names(struct pf_db *db, const char *out_dir,
+pf_store_stale_links(struct pf_db *db, const char *out_dir, long long run_id,
     struct pf_error *(*fn)(void *, const char *), void *arg)
 {
 	sqlite3_stmt *st = NULL;
 	struct pf_error *err = NULL;
 	int rc;
 
-	if ((err = pf_db_prepare(db, &st, "SELECT p.file FROM profiles p "
-	    "JOIN runs r ON r.id = p.run_id LEFT JOIN challenges c ON "
-	    "c.profile_id = p.id WHERE r.out_dir = ?1 AND p.superseded_at IS "
-	    "NULL AND (c.id IS NULL OR c.revoked_at IS NULL)")) != NULL)
+	/* stale: a profile in out_dir that run_id reissued (its successor
+	 * is of that run), or a user's newest there whose challenge is
+	 * revoked or pruned; never the name of a current profile there */
+	if ((err = pf_db_prepare(db, &st, "SELECT DISTINCT p.file FROM "
+	    "profiles p JOIN runs r ON r.id = p.run_id JOIN templates t ON "
+	    "t.id = p.template_id LEFT JOIN challenges c ON c.profile_id = "
+	    "p.id WHERE r.out_dir = ?1 AND ((p.superseded_at IS NOT NULL AND "
+	    "EXISTS (SELECT 1 FROM profiles n JOIN templates nt ON nt.id = "
+	    "n.template_id WHERE n.run_id = ?2 AND n.user_id = p.user_id AND "
+	    "nt.name = t.name AND n.id > p.id)) OR (p.superseded_at IS NULL "
+	    "AND c.revoke_reason IN ('revoked', 'pruned'))) AND p.file NOT IN "
+	    "(SELECT p2.file FROM profiles p2 JOIN runs r2 ON r2.id = "
+	    "p2.run_id LEFT JOIN challenges c2 ON c2.profile_id = p2.id "
+	    "WHERE r2.out_dir = ?1 AND p2.superseded_at IS NULL AND "
+	    "(c2.id IS NULL OR c2.revoked_at IS NULL))")) != NULL)
 		return err;
 	sqlite3_bind_text(st, 1, out_dir, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, run_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if ((err = fn(arg, (const char *)sqlite3_column_text(st, 0))) !=
 		    NULL)
 			break;
 	if (err == NULL && rc != SQLITE_DONE)
-		err = pf_db_error(db, "read current profiles");
+		err = pf_db_error(db, "read stale profiles");
 	sqlite3_finalize(st);
 	return err;
 }

@@ -168,12 +168,15 @@ struct pf_error *pf_store_seen(struct pf_store_writer *w, const char *key);
  * the time since, *used = 1 if verify-csr approved it. */
 struct pf_error *pf_store_challenge_now(struct pf_store_writer *w,
     long long challenge_id, time_t since, int *revoked, int *used);
-/* fn(arg, file) for every profile of output root out_dir that belongs in
- * its OUT/current/ (not superseded, its challenge not revoked). */
-struct pf_error *pf_store_current_names(struct pf_db *db, const char *out_dir,
-    struct pf_error *(*fn)(void *, const char *), void *arg);
+/* fn(arg, file) for every name in OUT/current/ of output root out_dir
+ * that does not belong there after run run_id: a profile there that run
+ * reissued, or a user's newest there whose challenge is revoked or
+ * pruned; never the name of a current profile there. */
+struct pf_error *pf_store_stale_links(struct pf_db *db, const char *out_dir,
+    long long run_id, struct pf_error *(*fn)(void *, const char *),
+    void *arg);
 /* fn(arg, key, template) for every (user, template) whose challenge
- * `revoke` revoked, or --prune pruned, since the time since. */
+ * `revoke` revoked since the time since. */
 struct pf_error *pf_store_revocations_since(struct pf_db *db, time_t since,
     struct pf_error *(*fn)(void *, const char *, const char *), void *arg);
 

@@ -420,17 +420,22 @@ expect_status 0 "the next run" "$PF" --db pc.db regenerate --csv pc1.csv \
 check "the pruned user is unlinked from OUT/current/" \
     [ ! -e "pcout/current/b@example.com.scep.mobileconfig" -a \
     -e "pcout/current/a@example.com.scep.mobileconfig" ]
-# ... and a link it left under an old name (a profile it reissued under
-# another name, say after --layout changed) goes too; a missing link of a
-# current profile comes back.
-ln "pcout/current/a@example.com.scep.mobileconfig" \
-    "pcout/current/old-name.scep.mobileconfig"
-rm "pcout/current/a@example.com.scep.mobileconfig"
-sqlite3 pc.db "INSERT INTO runs (name, kind, status, pid, started_at,
-    out_dir) VALUES ('20200101-000002', 'regenerate', 'running', 0,
-    strftime('%s', 'now'), '$T/pcout')"
-expect_status 0 "the run after another crash" "$PF" --db pc.db regenerate \
-    --csv pc1.csv --template scep --out pcout $S
+# ... and a link it left under an old name: a run that reissued a user
+# under the by-user layout, killed (made so by hand) before it unlinked
+# the flat name from OUT/current/.
+sed 's|<string>Example Inc.</string>|<string>Example Ltd.</string>|' \
+    "$TOP/templates/scep.plist" > pc2.plist
+"$PF" --db pc.db template add scep pc2.plist >/dev/null
+expect_status 0 "a reissue into the by-user layout" "$PF" --db pc.db \
+    regenerate --csv pc1.csv --template scep --out pcout --layout by-user $S
+old=$(sqlite3 pc.db "SELECT r.name || '/' || p.file FROM profiles p JOIN
+    runs r ON r.id = p.run_id WHERE p.file = 'a@example.com.scep.mobileconfig'
+    ORDER BY p.id DESC LIMIT 1")
+ln "pcout/$old" pcout/current/a@example.com.scep.mobileconfig
+sqlite3 pc.db "UPDATE runs SET status = 'running' WHERE id = (SELECT max(id)
+    FROM runs)"
+expect_status 0 "the run after that crash" "$PF" --db pc.db regenerate \
+    --csv pc1.csv --template scep --out pcout --layout by-user $S
 check "OUT/current/ holds exactly the current profile again" \
-    [ "$(ls pcout/current)" = "a@example.com.scep.mobileconfig" ]
+    [ "$(find pcout/current -type f)" = "pcout/current/a@example.com/scep.mobileconfig" ]
 finish
