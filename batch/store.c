@@ -358,8 +358,7 @@ pf_store_has_profiles(struct pf_db *db, int *has)
 
 #define RUN_COLS "id, name, kind, status, started_at, finished_at, " \
     "duration_ms, csv_path, out_dir, signer_sha256, signer_subject, " \
-    "n_rows, n_issued, n_reissued, n_unchanged, n_revoked, n_failed, error, " \
-    "pid"
+    "n_rows, n_issued, n_reissued, n_unchanged, n_revoked, n_failed, error"
 
 static struct pf_error *
 run_from_row(sqlite3_stmt *st, struct pf_run_rec *r)
@@ -388,7 +387,6 @@ run_from_row(sqlite3_stmt *st, struct pf_run_rec *r)
 	r->n_revoked = sqlite3_column_int64(st, 15);
 	r->n_failed = sqlite3_column_int64(st, 16);
 	r->error = col_text(st, 17, &err);
-	r->pid = sqlite3_column_int64(st, 18);
 	if (err != NULL)
 		pf_run_rec_clear(r);
 	return err;

@@ -60,7 +60,6 @@ struct pf_run_rec {
 	long long n_rows, n_issued, n_reissued, n_unchanged, n_revoked,
 	    n_failed;
 	char *error;		/* malloc'd or NULL */
-	long long pid;		/* process that ran it, 0 if not known */
 };
 void pf_run_rec_clear(struct pf_run_rec *r);
 
