@@ -554,6 +554,15 @@ serialise(plist_t root, char **xml, size_t *len)
 	return escape_cr(xml, len);
 }
 
+/* A row whose values make the profile larger than PF_PROFILE_XML_MAX. */
+static struct pf_error *
+too_large(void)
+{
+	return pf_error_fmt(PF_EX_DATAERR, "the filled profile would be "
+	    "larger than %d bytes (what inspect and mail take, signed)",
+	    PF_PROFILE_XML_MAX);
+}
+
 struct pf_error *
 pf_profile_build_tree(const struct pf_template *t,
     const struct pf_profile_vars *v, struct pf_profile *p)
@@ -570,9 +579,7 @@ pf_profile_build_tree(const struct pf_template *t,
 	if ((err = serialise(root, &xml, &len)) != NULL)
 		goto done;
 	if (len > PF_PROFILE_XML_MAX) {
-		err = pf_error_fmt(PF_EX_DATAERR, "the filled profile would be "
-		    "larger than %d bytes (what inspect and mail take, signed)",
-		    PF_PROFILE_XML_MAX);
+		err = too_large();
 		goto done;
 	}
 	p->identifier = dup_string(root, "PayloadIdentifier");
@@ -666,7 +673,7 @@ pf_profile_build(const struct pf_template *t, const struct pf_profile_vars *v,
     struct pf_profile *p)
 {
 	struct pf_error *err;
-	struct pf_buf out = { .secret = 1, .max = PF_PROFILE_XML_MAX };
+	struct pf_buf out = { .secret = 1 };
 	struct fill f;
 	size_t i;
 
@@ -684,6 +691,12 @@ pf_profile_build(const struct pf_template *t, const struct pf_profile_vars *v,
 		if (k->hole != NULL &&
 		    (err = fill_hole(&f, k->hole, &out, p)) != NULL)
 			goto done;
+		/* (a CSV record is at most 4 MiB: it goes over by one value
+		 * at most) */
+		if (out.len > PF_PROFILE_XML_MAX) {
+			err = too_large();
+			goto done;
+		}
 	}
 	if ((p->identifier == NULL &&
 	    (p->identifier = dup_string(t->root, "PayloadIdentifier")) ==
@@ -696,13 +709,6 @@ pf_profile_build(const struct pf_template *t, const struct pf_profile_vars *v,
 	p->len = out.len;
 	out.data = NULL;
 done:
-	if (err != NULL && err->code == PF_EX_DATAERR &&
-	    strncmp(err->msg, "value longer than", 17) == 0) {
-		pf_error_free(err);	/* out.max reached: say what it is */
-		err = pf_error_fmt(PF_EX_DATAERR, "the filled profile would be "
-		    "larger than %d bytes (what inspect and mail take, signed)",
-		    PF_PROFILE_XML_MAX);
-	}
 	pf_buf_wipe(&out);
 	return fill_end(&f, p, err);
 }
