@@ -202,6 +202,19 @@ set_fatal(struct run *r, struct pf_error *err)
 	pthread_mutex_unlock(&r->mu);
 }
 
+/* The run's fatal error, taken (the signal watcher may set it). */
+static struct pf_error *
+take_fatal(struct run *r)
+{
+	struct pf_error *err;
+
+	pthread_mutex_lock(&r->mu);
+	err = r->fatal;
+	r->fatal = NULL;
+	pthread_mutex_unlock(&r->mu);
+	return err;
+}
+
 /* 1 once the run is stopping (a fatal error, a signal). */
 static int
 stopping(struct run *r)
@@ -707,9 +720,10 @@ job_clear(struct job *j)
  * What a good (user, template) pair needs, from its current profile:
  * nothing new when the template version, the user's attributes and an
  * unexpired challenge and the signer (or none: --unsigned) are the same
- * and its file is intact (checked by a worker); a new profile otherwise.  A challenge an administrator revoked
- * stays revoked unless --reissue-revoked.  A used challenge is not
- * renewed: the device has enrolled.
+ * and its file is intact (checked by a worker); a new profile otherwise.
+ * A challenge an administrator revoked stays revoked unless
+ * --reissue-revoked.  A used challenge is not renewed: the device has
+ * enrolled.
  */
 static void
 decide(struct run *r, struct job *j)
@@ -2095,7 +2109,7 @@ struct pf_error *
 pf_run(struct pf_db *db, const struct pf_run_opts *o,
     struct pf_run_result *res)
 {
-	struct pf_error *err = NULL;
+	struct pf_error *err = NULL, *e;
 	struct run r;
 	struct worker_arg *wa = NULL;
 	pthread_t wtid, ptid, stid, rtid, sigtid;
@@ -2175,13 +2189,8 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	if ((err = first_pass(&r)) != NULL ||
 	    (err = keyset_reserve(&r.keys, (size_t)r.total)) != NULL)
 		goto done;
-	if (stopping(&r)) {
-		pthread_mutex_lock(&r.mu);
-		err = r.fatal;
-		r.fatal = NULL;
-		pthread_mutex_unlock(&r.mu);
+	if ((err = take_fatal(&r)) != NULL)	/* a signal meanwhile */
 		goto done;
-	}
 	if ((err = pf_store_has_profiles(db, &r.any_profiles)) != NULL)
 		goto done;
 
@@ -2297,11 +2306,7 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	}
 	if (pstarted)
 		pthread_join(ptid, NULL);
-	pthread_mutex_lock(&r.mu);	/* the signal watcher may set it */
-	err = r.fatal;
-	r.fatal = NULL;
-	pthread_mutex_unlock(&r.mu);
-	if (err != NULL)
+	if ((err = take_fatal(&r)) != NULL)
 		goto done;
 	if (!o->dry_run && (err = unpublish_revoked(&r)) != NULL)
 		goto done;
@@ -2365,10 +2370,9 @@ done:
 		pthread_join(sigtid, NULL);
 		/* A signal after the threads were done: the run goes on to
 		 * its end, then the signal does what it does by default. */
-		if (r.fatal != NULL) {
+		if ((e = take_fatal(&r)) != NULL) {
 			late = err == NULL ? r.stopped_by : 0;
-			pf_error_free(r.fatal);
-			r.fatal = NULL;
+			pf_error_free(e);
 		}
 	}
 	if (err != NULL && recorded) {
