@@ -15,7 +15,9 @@ static const char sql_challenge[] =
     "revoked_at, revoke_reason FROM challenges WHERE digest = ?1";
 /* Why the newest challenge of the same user and template (by name) is
  * revoked, if it is: after `revoke` or --prune no retry is approved, also
- * of a challenge superseded before. */
+ * of a challenge superseded before.  (Both now also mark such used,
+ * superseded challenges; this covers databases revoked or pruned by
+ * earlier builds, which did not.) */
 static const char sql_newest[] =
     "SELECT n.revoke_reason FROM challenges c "
     "JOIN templates t ON t.id = c.template_id "
