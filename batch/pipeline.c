@@ -68,6 +68,7 @@ struct cur {
 enum {
 	FD_UNFIT = -1,		/* not there as recorded: reissue */
 	FD_LATER = -2,		/* not opened yet: opened when checked */
+	FD_SETTLED = -3,	/* as its run left it: intact, not read */
 };
 
 /* What a job does; set by the reader, settled by the worker. */
@@ -107,6 +108,8 @@ struct job {
 	struct pf_profile prof;		/* xml already wiped */
 	int has_fd;			/* fd: the unnamed file written */
 	int fd;
+	long long ino, mtime;		/* of the file written (mtime in ns),
+					 * ino 0 if not known */
 	/* Filled by the writer: */
 	char tmp[64];			/* named temporary, not renamed yet */
 	char file[PF_PATH_MAX + 16];	/* (from the worker: the safe path
@@ -152,6 +155,8 @@ struct run {
 	char *tmpcsv;			/* malloc'd exported CSV, or NULL */
 	int tmpfd;			/* its unnamed file, or -1 */
 	int anon;			/* workers write unnamed files */
+	char last_new[PF_PATH_MAX + 16];	/* the last new profile the
+					 * publisher linked ("" if none) */
 	size_t ahead;			/* files a worker opens ahead */
 	int any_profiles;		/* the database holds profiles */
 
@@ -923,6 +928,28 @@ rundir_open(struct rundir *rd, const struct pf_current *c)
 	return rd->fd;
 }
 
+static long long
+ns(const struct timespec *ts)
+{
+	return (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
+/* The file and what its run recorded of it as it wrote it, to know that
+ * no one has touched it since without reading it back: the same inode,
+ * size and modification time, and no change (of its bytes, links, name,
+ * mode or times: each sets its ctime) since the run's last link to its
+ * own profiles (sql/003_file_stat.sql).  The change time is compared on
+ * the file system's own clock, strictly older, so that a change within
+ * the same tick is not taken for none. */
+static int
+file_settled(const struct pf_current *c, const struct stat *st)
+{
+	return c->file_ino != 0 && c->settled != 0 && S_ISREG(st->st_mode) &&
+	    (long long)st->st_ino == c->file_ino &&
+	    st->st_size == c->bytes && ns(&st->st_mtim) == c->file_mtime &&
+	    ns(&st->st_ctim) < c->settled;
+}
+
 /* Out of descriptors or memory: says nothing about the file. */
 static int
 short_of(int e)
@@ -946,7 +973,13 @@ file_open(struct rundir *rd, struct cur *cu)
 	int dfd, fd;
 
 	cu->fd = FD_UNFIT;
-	if ((dfd = rundir_open(rd, c)) == -1 || (fd = openat(dfd, c->file,
+	if ((dfd = rundir_open(rd, c)) != -1 && c->settled != 0 &&
+	    fstatat(dfd, c->file, &cu->st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    file_settled(c, &cu->st)) {
+		cu->fd = FD_SETTLED;
+		return 0;
+	}
+	if (dfd == -1 || (fd = openat(dfd, c->file,
 	    O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
 		if (!short_of(errno))
 			return 0;
@@ -976,6 +1009,10 @@ file_intact(struct rundir *rd, struct cur *cu, int *ok)
 	if (cu->fd == FD_LATER && file_open(rd, cu) == -1)
 		return pf_error_errno(PF_EX_IOERR, "check %s/%s/%s",
 		    c->out_dir, c->run, c->file);
+	if (cu->fd == FD_SETTLED) {
+		*ok = 1;
+		return NULL;
+	}
 	if (cu->fd < 0)
 		return NULL;
 	if ((buf = malloc((size_t)c->bytes + 1)) == NULL)
@@ -1029,6 +1066,21 @@ prepare(struct run *r, struct pf_store_lookup *lk, struct rundir *rd,
 	else if (j->cur->fd >= 0)
 		(*ahead)--;
 	return NULL;
+}
+
+/* What the file j wrote is like now (fd, or name in the run folder):
+ * recorded with it for the reruns' check (file_settled()). */
+static void
+written_as(struct job *j, int fd, const char *name)
+{
+	struct stat st;
+
+	j->ino = 0;
+	if ((name == NULL ? fstat(fd, &st) : fstatat(fd, name, &st,
+	    AT_SYMLINK_NOFOLLOW)) == 0 && st.st_ino != 0) {
+		j->ino = (long long)st.st_ino;
+		j->mtime = ns(&st.st_mtim);
+	}
 }
 
 /* Build, sign and hash one prepared profile.  Problems with the user's
@@ -1099,6 +1151,7 @@ work(struct run *r, struct pf_sign_ctx *sc, struct rundir *rd, struct job *j)
 		    j->file, &j->fd)) != NULL)
 			goto done;
 		j->has_fd = 1;
+		written_as(j, j->fd, NULL);
 		OPENSSL_cleanse(j->out, j->outlen);
 		free(j->out);
 		j->out = NULL;
@@ -1331,6 +1384,8 @@ record(struct run *r, struct job *j, struct pf_manifest_row *mr)
 	is.payload_identifier = j->prof.identifier;
 	is.payload_uuid = j->prof.uuid;
 	is.digest = j->has_digest ? j->digest : NULL;
+	is.file_ino = j->ino;
+	is.file_mtime = j->mtime;
 	is.now = r->now;
 	is.expires = r->now + r->o->ttl;
 	is.bindings = j->prof.bindings;
@@ -1358,14 +1413,18 @@ record(struct run *r, struct job *j, struct pf_manifest_row *mr)
 static struct pf_error *
 publish(struct run *r, struct job *j)
 {
+	struct pf_error *err;
 	char path[4096];
 
 	switch (j->action) {
 	case ACT_ISSUE:
 		if (j->cur != NULL && strcmp(j->cur->c.file, j->file) != 0)
 			pf_outdir_unpublish(r->od, j->cur->c.file);
-		return pf_outdir_publish(r->od, r->od->runfd, j->file, j->file,
-		    j->cur != NULL ? 0 : -1, NULL);
+		if ((err = pf_outdir_publish(r->od, r->od->runfd, j->file,
+		    j->file, j->cur != NULL ? 0 : -1, NULL)) != NULL)
+			return err;
+		memcpy(r->last_new, j->file, sizeof(r->last_new));
+		return NULL;
 	case ACT_UNCHANGED:
 		snprintf(path, sizeof(path), "%s/%s/%s", j->cur->c.out_dir,
 		    j->cur->c.run, j->cur->c.file);
@@ -1597,9 +1656,12 @@ take(struct run *r, struct job *j)
 	struct pf_error *err;
 	char want[sizeof(j->file)];
 
-	if (!j->has_fd)
-		return pf_outdir_write_tmp(r->od, j->out, j->outlen, j->tmp,
-		    sizeof(j->tmp));
+	if (!j->has_fd) {
+		if ((err = pf_outdir_write_tmp(r->od, j->out, j->outlen,
+		    j->tmp, sizeof(j->tmp))) == NULL)
+			written_as(j, r->od->runfd, j->tmp);
+		return err;
+	}
 	memcpy(want, j->file, sizeof(want));
 	err = pf_outdir_link_anon(r->od, j->fd, want, j->file,
 	    sizeof(j->file));
@@ -2066,6 +2128,22 @@ ahead_setup(struct run *r)
 		r->ahead = (size_t)n;
 }
 
+/*
+ * The run's last link to its own profiles is done: the change time of the
+ * last one it linked into OUT/current/, which none of its profiles has
+ * passed (sql/003_file_stat.sql).  None if it cannot be told.
+ */
+static void
+settled(struct run *r)
+{
+	struct stat st;
+
+	r->rec->files_settled = 0;
+	if (r->last_new[0] != '\0' && fstatat(r->od->runfd, r->last_new, &st,
+	    AT_SYMLINK_NOFOLLOW) == 0)
+		r->rec->files_settled = ns(&st.st_ctim);
+}
+
 /* pf_outdir_drop_empty_runs(): is name a run of this database? */
 static struct pf_error *
 run_known(void *arg, const char *name, int *has)
@@ -2350,6 +2428,7 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		sum.unchanged = r.rec->n_unchanged;
 		sum.revoked = r.rec->n_revoked;
 		sum.failed = r.rec->n_failed;
+		settled(&r);
 		err = pf_manifest_finish(r.man, &sum);
 		r.man = NULL;
 		if (err != NULL)

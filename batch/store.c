@@ -276,8 +276,10 @@ pf_store_run_finish(struct pf_db *db, const struct pf_run_rec *r)
 	if ((err = pf_db_prepare(db, &st, "UPDATE runs SET status = ?2, "
 	    "finished_at = ?3, duration_ms = ?4, n_rows = ?5, n_issued = ?6, "
 	    "n_reissued = ?7, n_unchanged = ?8, n_revoked = ?9, n_failed = "
-	    "?10, error = ?11 WHERE id = ?1")) != NULL)
+	    "?10, error = ?11, files_settled = ?12 WHERE id = ?1")) != NULL)
 		return err;
+	if (r->files_settled != 0)
+		sqlite3_bind_int64(st, 12, r->files_settled);
 	sqlite3_bind_int64(st, 1, r->id);
 	sqlite3_bind_text(st, 2, r->status, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)r->finished_at);
@@ -477,8 +479,8 @@ static const char *const writer_sql[W_N] = {
 	    "attrs_sha256 = ?3, last_run = ?4, updated_at = ?5 WHERE id = ?1",
 	[W_PROFILE] = "INSERT OR ROLLBACK INTO profiles (run_id, user_id, "
 	    "template_id, status, file, sha256, bytes, payload_identifier, "
-	    "payload_uuid, attrs_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, "
-	    "?, ?, ?, ?, ?)",
+	    "payload_uuid, attrs_sha256, created_at, file_ino, file_mtime) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[W_CHALLENGE] = "INSERT OR ROLLBACK INTO challenges (digest, "
 	    "profile_id, user_id, template_id, issued_at, expires_at) VALUES "
 	    "(?, ?, ?, ?, ?, ?)",
@@ -689,6 +691,13 @@ pf_store_issue(struct pf_store_writer *w, const struct pf_issue *is,
 	sqlite3_bind_text(st, 9, is->payload_uuid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 10, is->attrs_sha256, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)is->now);
+	if (is->file_ino != 0) {
+		sqlite3_bind_int64(st, 12, is->file_ino);
+		sqlite3_bind_int64(st, 13, is->file_mtime);
+	} else {
+		sqlite3_bind_null(st, 12);
+		sqlite3_bind_null(st, 13);
+	}
 	if ((err = pf_db_step_done(w->db, st, "record profile")) != NULL)
 		return err;
 	profile_id = sqlite3_last_insert_rowid(w->db->h);
@@ -802,7 +811,8 @@ pf_store_lookup_new(struct pf_store_lookup **out, struct pf_db *db)
 	if ((err = pf_db_prepare(db, &l->st, "SELECT p.id, p.template_id, "
 	    "t.version, p.attrs_sha256, p.sha256, p.bytes, p.file, r.name, "
 	    "r.out_dir, p.payload_identifier, c.id, c.expires_at, "
-	    "c.used_at IS NOT NULL, c.revoke_reason, r.signer_sha256 "
+	    "c.used_at IS NOT NULL, c.revoke_reason, r.signer_sha256, "
+	    "p.file_ino, p.file_mtime, r.files_settled "
 	    "FROM users u "
 	    "JOIN profiles p ON p.user_id = u.id "
 	    "JOIN templates t ON t.id = p.template_id "
@@ -866,6 +876,9 @@ pf_store_current(struct pf_store_lookup *l, const char *key, const char *tmpl,
 		if ((txt = sqlite3_column_text(st, 14)) != NULL)
 			snprintf(c->signer, sizeof(c->signer), "%s",
 			    (const char *)txt);
+		c->file_ino = sqlite3_column_int64(st, 15);
+		c->file_mtime = sqlite3_column_int64(st, 16);
+		c->settled = sqlite3_column_int64(st, 17);
 	} else if (rc != SQLITE_DONE)
 		err = pf_db_error(l->db, "look up current profile");
 	sqlite3_reset(st);

@@ -60,6 +60,8 @@ struct pf_run_rec {
 	long long n_rows, n_issued, n_reissued, n_unchanged, n_revoked,
 	    n_failed;
 	char *error;		/* malloc'd or NULL */
+	long long files_settled;	/* ns, 0 if none: see
+					 * sql/003_file_stat.sql */
 };
 void pf_run_rec_clear(struct pf_run_rec *r);
 
@@ -107,6 +109,8 @@ struct pf_issue {
 	const char *payload_identifier;
 	const char *payload_uuid;
 	const uint8_t *digest;		/* challenge digest, 32 bytes, or NULL */
+	long long file_ino;		/* the file as written, 0 if not */
+	long long file_mtime;		/* known (ns) */
 	time_t now, expires;
 	const struct pf_binding *bindings;
 	size_t nbindings;
@@ -147,6 +151,8 @@ struct pf_current {
 	char revoked[16];		/* "" or revoked | superseded | pruned */
 	char signer[PF_SHA256_HEX];	/* its run's signer fingerprint, ""
 					 * if unsigned */
+	long long file_ino, file_mtime;	/* as written (0 if not known), */
+	long long settled;		/* and its run's files_settled (ns) */
 };
 void pf_current_clear(struct pf_current *c);
 

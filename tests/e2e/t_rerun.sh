@@ -1,0 +1,130 @@
+# A no-change rerun knows a profile file is as its run wrote it without
+# reading it back (sql/003_file_stat.sql): the file's inode, size and
+# modification time as recorded, and no change to it (its ctime) since
+# its run's last link.  Anything else that touched the file makes the
+# rerun read it and compare its digest: a byte changed in place (even
+# with the modification time put back) reissues the profile; a copy with
+# the same bytes, or a new mode, leaves it unchanged.  Both ways of
+# writing files (unnamed files, and named temporaries as on a file
+# system without O_TMPFILE) record what the check needs.
+. "$(dirname "$0")/lib.sh"
+
+pki "$T/pki" ec
+python3 - <<'PY' > users.csv
+print("email,name,template")
+for i in range(3000):
+    print(f"u{i:04d}@example.com,User {i},scep")
+PY
+q() { sqlite3 "$PROFACTORY_DB" "$1"; }
+run() { "$PF" run --csv users.csv --out out $(signer_args "$T/pki"); }
+
+# identity_ok: every profile's recorded inode and modification time are
+# its file's; the run's bound is not older than any of their change
+# times, and newer than the first one's (the run took longer than a tick).
+identity_ok() {
+	sqlite3 -separator ' ' "$PROFACTORY_DB" "SELECT r.name || '/' || p.file,
+	    p.file_ino, p.file_mtime, r.files_settled FROM profiles p
+	    JOIN runs r ON r.id = p.run_id ORDER BY p.id" > ident.txt &&
+	python3 - ident.txt <<'PY'
+import os, sys
+rows = [l.split() for l in open(sys.argv[1])]
+assert len(rows) == 3000, len(rows)
+ct = []
+for path, ino, mtime, settled in rows:
+    st = os.stat(os.path.join("out", path))
+    assert int(ino) == st.st_ino and int(mtime) == st.st_mtime_ns, path
+    assert st.st_ctime_ns <= int(settled), path
+    ct.append(st.st_ctime_ns)
+assert ct[0] < int(rows[0][3]), "the first file is as new as the bound"
+PY
+}
+
+# flip FILE: change one byte in place, then put its times back.
+flip() {
+	python3 - "$1" <<'PY'
+import os, sys
+p = sys.argv[1]
+st = os.stat(p)
+b = bytearray(open(p, "rb").read())
+b[200] ^= 1
+with open(p, "r+b") as f:
+    f.write(b)
+os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+assert os.stat(p).st_mtime_ns == st.st_mtime_ns
+PY
+}
+
+counts() { tail -n 1 "$T/last.out" | grep -q "$1"; }
+cur() { echo "out/current/$1@example.com.scep.mobileconfig"; }
+
+for how in anon named; do
+	rm -rf out "$PROFACTORY_DB"*
+	case $how in
+	named) export PROFACTORY_NO_TMPFILE=1 ;;
+	*) unset PROFACTORY_NO_TMPFILE ;;
+	esac
+	"$PF" init >/dev/null
+	"$PF" template add scep "$TOP/templates/scep.plist" >/dev/null
+	expect_status 0 "$how: run of 3000 users" run
+	check "$how: each profile's inode and times are recorded (sqlite3, stat)" \
+	    identity_ok
+
+	# The recorded digest of an untouched file is not what decides:
+	# a wrong one in the database goes unnoticed, so the file was not
+	# read.  Without the recorded inode it is read, and reissued.
+	q "UPDATE profiles SET sha256 = 'x' WHERE id = 1"
+	expect_status 0 "$how: rerun" run
+	check "$how: an untouched file is not read back" \
+	    counts " 0 issued, 0 reissued, 3000 unchanged"
+	q "UPDATE profiles SET file_ino = NULL WHERE id = 1"
+	expect_status 0 "$how: rerun, one file's inode not known" run
+	check "$how: a file without its identity is read and checked" \
+	    counts " 0 issued, 1 reissued, 2999 unchanged"
+	check "$how: it is the one whose digest did not match" \
+	    grep -q '^[0-9]*,u0000@example.com,scep,1,reissued' \
+	    out/latest/manifest.csv
+
+	flip "$(cur u0001)"
+	cp -p "$(cur u0002)" copy.tmp && cat copy.tmp > "$(cur u0002)"
+	cp -p "$(cur u0003)" copy.tmp && mv copy.tmp \
+	    "out/$(q "SELECT r.name || '/' || p.file FROM profiles p JOIN runs r ON r.id = p.run_id JOIN users u ON u.id = p.user_id WHERE u.key = 'u0003@example.com'")"
+	chmod 0400 "$(cur u0004)"
+	expect_status 0 "$how: rerun after files were touched" run
+	check "$how: only the byte changed in place reissues" \
+	    counts " 0 issued, 1 reissued, 2999 unchanged"
+	check "$how: the changed one is u0001" \
+	    grep -q '^[0-9]*,u0001@example.com,scep,1,reissued' \
+	    out/latest/manifest.csv
+	check "$how: its new profile verifies (openssl cms)" \
+	    sh -c 'openssl cms -verify -inform DER -in "$1" -CAfile "$2" \
+	    -purpose any -out /dev/null 2>/dev/null' sh "$(cur u0001)" \
+	    "$T/pki/root.pem"
+	check "$how: a rewrite with the same bytes, a copy over it, a new mode: unchanged" \
+	    sh -c "grep -c '^[0-9]*,u000[234]@example.com,scep,1,unchanged' \
+	    out/latest/manifest.csv | grep -qx 3"
+	expect_status 0 "$how: rerun again" run
+	check "$how: and they stay unchanged" \
+	    counts " 0 issued, 0 reissued, 3000 unchanged"
+done
+
+# A database of schema version 2 (before these columns): refused until
+# `init` migrates it; its profiles, recorded without their files' inodes,
+# are read back once and stay unchanged.
+unset PROFACTORY_NO_TMPFILE
+q "ALTER TABLE profiles DROP COLUMN file_ino;
+   ALTER TABLE profiles DROP COLUMN file_mtime;
+   ALTER TABLE runs DROP COLUMN files_settled;
+   DELETE FROM schema_migrations WHERE version = 3; PRAGMA user_version = 2"
+expect_status 78 "a version 2 database is refused" run
+err_has "with what to do" 'schema version 2, this profactory needs 3 (run "profactory init" to migrate)'
+expect_status 0 "init migrates it" "$PF" init
+check "from version 2 to 3" grep -q "migrated from schema version 2 to 3" \
+    "$T/last.out"
+check "its profiles have no recorded inode" \
+    [ "$(q "SELECT count(*) FROM profiles WHERE file_ino IS NULL")" -ge 3000 ]
+expect_status 0 "rerun after the migration" run
+check "the old profiles are checked and unchanged" \
+    counts " 0 issued, 0 reissued, 3000 unchanged"
+check "no challenge superseded (sqlite3)" \
+    [ "$(q "SELECT count(*) FROM challenges WHERE revoked_at IS NULL")" = 3000 ]
+finish
