@@ -107,6 +107,8 @@ struct job {
 	uint8_t digest[PF_SHA256_LEN];
 	struct pf_profile prof;		/* xml already wiped */
 	int has_fd;			/* fd: the unnamed file written */
+	int keep;			/* fd: the file, named, kept open to
+					 * drop its pages once synced */
 	int fd;
 	long long ino, mtime;		/* of the file written (mtime in ns),
 					 * ino 0 if not known */
@@ -714,7 +716,7 @@ job_clear(struct job *j)
 		pf_current_clear(&j->cur->c);
 		free(j->cur);
 	}
-	if (j->has_fd)
+	if (j->has_fd || j->keep)
 		close(j->fd);
 	OPENSSL_cleanse(j->digest, sizeof(j->digest));
 	memset(j, 0, sizeof(*j));
@@ -1424,6 +1426,11 @@ publish(struct run *r, struct job *j)
 		    j->file, j->cur != NULL ? 0 : -1, NULL)) != NULL)
 			return err;
 		memcpy(r->last_new, j->file, sizeof(r->last_new));
+		/* Written back (synced before it was recorded): its pages
+		 * go back to the kernel for the next files, rather than new
+		 * memory; a rerun need not read it (file_settled()). */
+		if (j->keep)
+			(void)posix_fadvise(j->fd, 0, 0, POSIX_FADV_DONTNEED);
 		return NULL;
 	case ACT_UNCHANGED:
 		snprintf(path, sizeof(path), "%s/%s/%s", j->cur->c.out_dir,
@@ -1665,10 +1672,12 @@ take(struct run *r, struct job *j)
 	memcpy(want, j->file, sizeof(want));
 	err = pf_outdir_link_anon(r->od, j->fd, want, j->file,
 	    sizeof(j->file));
-	close(j->fd);
 	j->has_fd = 0;
-	if (err == NULL)
+	if (err == NULL) {
 		j->written = 1;
+		j->keep = 1;	/* closed by job_clear() */
+	} else
+		close(j->fd);
 	return err;
 }
 

@@ -4,7 +4,8 @@
  * Does, COUNT times, what a run does in the kernel for each new profile,
  * and nothing else: an unnamed file made in DIR/run (O_TMPFILE), 2 700
  * bytes written to it, its name given (linkat), a hard link made in
- * DIR/current, and every 4 096 files a syncfs.  DIR is marked as a top of
+ * DIR/current, and every 4 096 files a syncfs, after which the files'
+ * pages are dropped from the page cache.  DIR is marked as a top of
  * directory hierarchies first, as a run marks OUT.  Prints the CPU
  * microseconds per file of this process (user and system); scripts/bench,
  * which builds and runs it, adds what the whole machine spent meanwhile
@@ -61,7 +62,7 @@ main(int argc, char *argv[])
 	char data[FILE_BYTES], name[128];
 	double c0, c1;
 	long i, n;
-	int dir, run, cur, fd, flags;
+	int dir, run, cur, fd, flags, held[SYNC_EVERY], nheld = 0;
 
 	if (argc != 3 || (n = strtol(argv[2], NULL, 10)) <= 0) {
 		fprintf(stderr, "usage: fsfloor DIR COUNT\n");
@@ -94,14 +95,20 @@ main(int argc, char *argv[])
 			    AT_SYMLINK_FOLLOW) == -1)
 				die("linkat");
 		}
-		close(fd);
+		held[nheld++] = fd;
 		if (linkat(run, name, cur, name, 0) == -1)
 			die("link into current");
-		if ((i + 1) % SYNC_EVERY == 0 && syncfs(run) == -1)
-			die("syncfs");
+		if (nheld == SYNC_EVERY || i + 1 == n) {
+			if (syncfs(run) == -1)
+				die("syncfs");
+			while (nheld > 0) {
+				fd = held[--nheld];
+				(void)posix_fadvise(fd, 0, 0,
+				    POSIX_FADV_DONTNEED);
+				close(fd);
+			}
+		}
 	}
-	if (syncfs(run) == -1)
-		die("syncfs");
 	c1 = cpu_self();
 	printf("%.1f\n", (c1 - c0) / (double)n * 1e6);
 	return 0;

@@ -68,6 +68,13 @@ for how in anon named; do
 	expect_status 0 "$how: run of 3000 users" run
 	check "$how: each profile's inode and times are recorded (sqlite3, stat)" \
 	    identity_ok
+	# Unnamed files are kept open until they are synced and published,
+	# then their pages are dropped (a tmpfs has no other copy to keep).
+	if [ $how = anon ] && [ "$(stat -f -c %T .)" != tmpfs ]; then
+		check "$how: the new profiles' pages left the page cache (fincore)" \
+		    sh -c 'fincore -b -n -o RES out/latest/*.mobileconfig |
+		    awk "{ s += \$1 } END { exit s != 0 }"'
+	fi
 
 	# The recorded digest of an untouched file is not what decides:
 	# a wrong one in the database goes unnoticed, so the file was not
