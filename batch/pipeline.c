@@ -36,6 +36,8 @@
 /* Jobs a worker claims at once: the files a rerun checks are opened and
  * their reads started together. */
 #define WORKER_CLAIM	256
+#define REREAD_EVERY	16	/* a rerun reads every file of profiles whose
+				 * id plus the run's is a multiple of it */
 #define FDS_PER_WORKER	8	/* its database connection, a run folder */
 
 /* A template used by this run, loaded once. */
@@ -62,7 +64,8 @@ struct cur {
 	struct pf_current c;
 	struct stat st;			/* its file, when found intact */
 	int fd;				/* its file, open to be checked; or
-					 * FD_UNFIT, FD_LATER */
+					 * FD_UNFIT, FD_LATER, FD_SETTLED */
+	int reread;			/* read it even if untouched */
 };
 
 enum {
@@ -112,6 +115,9 @@ struct job {
 	int fd;
 	long long ino, mtime;		/* of the file written (mtime in ns),
 					 * ino 0 if not known */
+	long long profile_id;		/* recorded as, 0 if not */
+	long long ctime;		/* of the file once published, 0 if
+					 * not known */
 	/* Filled by the writer: */
 	char tmp[64];			/* named temporary, not renamed yet */
 	char file[PF_PATH_MAX + 16];	/* (from the worker: the safe path
@@ -120,6 +126,12 @@ struct job {
 	struct pf_manifest_row mr;	/* its manifest row, for the publisher
 					 * (points into the job) */
 };
+
+/* A published file's change time, to record. */
+struct ctime_rec {
+	long long profile_id, ctime;
+};
+#define CTQ_MAX	(2 * PF_PIPE_WINDOW)
 
 /* A batch of jobs the writer has named. */
 struct pend {
@@ -157,8 +169,6 @@ struct run {
 	char *tmpcsv;			/* malloc'd exported CSV, or NULL */
 	int tmpfd;			/* its unnamed file, or -1 */
 	int anon;			/* workers write unnamed files */
-	char last_new[PF_PATH_MAX + 16];	/* the last new profile the
-					 * publisher linked ("" if none) */
 	size_t ahead;			/* files a worker opens ahead */
 	int any_profiles;		/* the database holds profiles */
 
@@ -190,6 +200,10 @@ struct run {
 	int stopped_by;			/* the signal that stopped the run */
 	int stop;			/* a fatal error happened */
 	struct pf_error *fatal;		/* first fatal error */
+	/* Change times of published files, from the publisher to the
+	 * recorder (sql/003_file_stat.sql); CTQ_MAX each. */
+	struct ctime_rec *ctq, *ctq_rec;
+	size_t nctq;
 };
 
 static void
@@ -936,20 +950,18 @@ ns(const struct timespec *ts)
 	return (long long)ts->tv_sec * 1000000000LL + ts->tv_nsec;
 }
 
-/* The file and what its run recorded of it as it wrote it, to know that
- * no one has touched it since without reading it back: the same inode,
- * size and modification time, and no change (of its bytes, links, name,
- * mode or times: each sets its ctime) since the run's last link to its
- * own profiles (sql/003_file_stat.sql).  The change time is compared on
- * the file system's own clock, strictly older, so that a change within
- * the same tick is not taken for none. */
+/* The file is as its run left it, so that it need not be read back: the
+ * inode, size and modification time it had when it was written, and the
+ * change time it had once it was linked into OUT/current/ (every write,
+ * rename over it, link, and change of mode or times sets that; see
+ * sql/003_file_stat.sql). */
 static int
 file_settled(const struct pf_current *c, const struct stat *st)
 {
-	return c->file_ino != 0 && c->settled != 0 && S_ISREG(st->st_mode) &&
-	    (long long)st->st_ino == c->file_ino &&
+	return c->file_ino != 0 && c->file_ctime != 0 &&
+	    S_ISREG(st->st_mode) && (long long)st->st_ino == c->file_ino &&
 	    st->st_size == c->bytes && ns(&st->st_mtim) == c->file_mtime &&
-	    ns(&st->st_ctim) < c->settled;
+	    ns(&st->st_ctim) == c->file_ctime;
 }
 
 /* Out of descriptors or memory: says nothing about the file. */
@@ -975,7 +987,8 @@ file_open(struct rundir *rd, struct cur *cu)
 	int dfd, fd;
 
 	cu->fd = FD_UNFIT;
-	if ((dfd = rundir_open(rd, c)) != -1 && c->settled != 0 &&
+	if ((dfd = rundir_open(rd, c)) != -1 && c->file_ctime != 0 &&
+	    !cu->reread &&
 	    fstatat(dfd, c->file, &cu->st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    file_settled(c, &cu->st)) {
 		cu->fd = FD_SETTLED;
@@ -1061,6 +1074,11 @@ prepare(struct run *r, struct pf_store_lookup *lk, struct rundir *rd,
 	decide(r, j);
 	if (j->action != ACT_CHECK)
 		return NULL;
+	/* What its metadata cannot show (the bytes changed under the file
+	 * system, or by a write whose new times a crash lost) shows when
+	 * the file is read: every so many runs each one is. */
+	j->cur->reread = (j->cur->c.profile_id + r->rec->id) % REREAD_EVERY ==
+	    0;
 	if (*ahead == 0)
 		j->cur->fd = FD_LATER;
 	else if (file_open(rd, j->cur) == -1)
@@ -1392,8 +1410,8 @@ record(struct run *r, struct job *j, struct pf_manifest_row *mr)
 	is.expires = r->now + r->o->ttl;
 	is.bindings = j->prof.bindings;
 	is.nbindings = j->prof.nbindings;
-	if (!r->o->dry_run && (err = pf_store_issue(r->sw, &is, &cid,
-	    &reissued)) != NULL)
+	if (!r->o->dry_run && (err = pf_store_issue(r->sw, &is,
+	    &j->profile_id, &cid, &reissued)) != NULL)
 		return err;
 	if (reissued)
 		r->rec->n_reissued++;
@@ -1416,6 +1434,7 @@ static struct pf_error *
 publish(struct run *r, struct job *j)
 {
 	struct pf_error *err;
+	struct stat st;
 	char path[4096];
 
 	switch (j->action) {
@@ -1425,10 +1444,14 @@ publish(struct run *r, struct job *j)
 		if ((err = pf_outdir_publish(r->od, r->od->runfd, j->file,
 		    j->file, j->cur != NULL ? 0 : -1, NULL)) != NULL)
 			return err;
-		memcpy(r->last_new, j->file, sizeof(r->last_new));
+		/* Its last link: its change time now is what a rerun
+		 * compares (file_settled()). */
+		if ((j->keep ? fstat(j->fd, &st) : fstatat(r->od->runfd,
+		    j->file, &st, AT_SYMLINK_NOFOLLOW)) == 0)
+			j->ctime = ns(&st.st_ctim);
 		/* Written back (synced before it was recorded): its pages
 		 * go back to the kernel for the next files, rather than new
-		 * memory; a rerun need not read it (file_settled()). */
+		 * memory. */
 		if (j->keep)
 			(void)posix_fadvise(j->fd, 0, 0, POSIX_FADV_DONTNEED);
 		return NULL;
@@ -1536,6 +1559,34 @@ request_sync(struct run *r)
 }
 
 /*
+ * Record the change times the publisher has queued, inside the caller's
+ * transaction.  A file whose change time is not recorded (the run stopped
+ * first) is read by the next rerun.
+ */
+static struct pf_error *
+record_ctimes(struct run *r)
+{
+	struct pf_error *err;
+	struct ctime_rec *q;
+	size_t i, n;
+
+	if (r->ctq == NULL)
+		return NULL;
+	pthread_mutex_lock(&r->mu);
+	q = r->ctq;
+	n = r->nctq;
+	r->ctq = r->ctq_rec;
+	r->ctq_rec = q;
+	r->nctq = 0;
+	pthread_mutex_unlock(&r->mu);
+	for (i = 0; i < n; i++)
+		if ((err = pf_store_file_ctime(r->sw, q[i].profile_id,
+		    q[i].ctime)) != NULL)
+			return err;
+	return NULL;
+}
+
+/*
  * Batches whose files are named, from the oldest pending one: once a sync
  * requested after its naming has finished, record it in one transaction,
  * with every batch after it whose sync has finished too, and hand them to
@@ -1580,6 +1631,8 @@ settle(struct run *r, size_t *nb)
 				goto done;
 			r->others_wrote = dv != r->dv0;
 		}
+		if ((err = record_ctimes(r)) != NULL)
+			goto done;
 	}
 	for (*nb = 0; *nb < k; (*nb)++) {
 		b = &r->pend[(r->pend_head + *nb) % PEND_SLOTS];
@@ -1862,7 +1915,19 @@ publisher(void *arg)
 		/* Done with by every other thread (recorded, and the reader
 		 * refills a slot only once next_free has passed it): cleared
 		 * (state SLOT_FREE) without the lock, which the others keep
-		 * taking meanwhile. */
+		 * taking meanwhile; the change times of its new files go to
+		 * the recorder first. */
+		pthread_mutex_lock(&r->mu);
+		for (s = from; s < to && r->ctq != NULL; s++) {
+			struct job *j = &r->ring[s % PF_PIPE_WINDOW];
+
+			if (j->ctime != 0 && j->profile_id != 0 &&
+			    r->nctq < CTQ_MAX) {
+				r->ctq[r->nctq].profile_id = j->profile_id;
+				r->ctq[r->nctq++].ctime = j->ctime;
+			}
+		}
+		pthread_mutex_unlock(&r->mu);
 		for (s = from; s < to; s++)
 			job_clear(&r->ring[s % PF_PIPE_WINDOW]);
 		pthread_mutex_lock(&r->mu);
@@ -2137,22 +2202,6 @@ ahead_setup(struct run *r)
 		r->ahead = (size_t)n;
 }
 
-/*
- * The run's last link to its own profiles is done: the change time of the
- * last one it linked into OUT/current/, which none of its profiles has
- * passed (sql/003_file_stat.sql).  None if it cannot be told.
- */
-static void
-settled(struct run *r)
-{
-	struct stat st;
-
-	r->rec->files_settled = 0;
-	if (r->last_new[0] != '\0' && fstatat(r->od->runfd, r->last_new, &st,
-	    AT_SYMLINK_NOFOLLOW) == 0)
-		r->rec->files_settled = ns(&st.st_ctim);
-}
-
 /* pf_outdir_drop_empty_runs(): is name a run of this database? */
 static struct pf_error *
 run_known(void *arg, const char *name, int *has)
@@ -2331,6 +2380,11 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		snprintf(r.rec->name, sizeof(r.rec->name), "dry-run");
 
 	ahead_setup(&r);
+	if (!o->dry_run && ((r.ctq = calloc(CTQ_MAX, sizeof(*r.ctq))) ==
+	    NULL || (r.ctq_rec = calloc(CTQ_MAX, sizeof(*r.ctq))) == NULL)) {
+		err = pf_error_nomem();
+		goto done;
+	}
 	if ((r.ring = calloc(PF_PIPE_WINDOW, sizeof(*r.ring))) == NULL ||
 	    (r.pend = calloc(PEND_SLOTS, sizeof(*r.pend))) == NULL ||
 	    (wa = calloc((size_t)o->jobs, sizeof(*wa))) == NULL) {
@@ -2395,6 +2449,16 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		pthread_join(ptid, NULL);
 	if ((err = take_fatal(&r)) != NULL)
 		goto done;
+	if (!o->dry_run && r.nctq > 0) {
+		if ((err = pf_db_begin(db)) != NULL)
+			goto done;
+		if ((err = record_ctimes(&r)) != NULL) {
+			pf_db_rollback(db);
+			goto done;
+		}
+		if ((err = pf_db_commit(db)) != NULL)
+			goto done;
+	}
 	if (!o->dry_run && (err = unpublish_revoked(&r)) != NULL)
 		goto done;
 	if (o->prune && !o->dry_run) {
@@ -2437,7 +2501,6 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 		sum.unchanged = r.rec->n_unchanged;
 		sum.revoked = r.rec->n_revoked;
 		sum.failed = r.rec->n_failed;
-		settled(&r);
 		err = pf_manifest_finish(r.man, &sum);
 		r.man = NULL;
 		if (err != NULL)
@@ -2482,6 +2545,8 @@ done:
 		}
 		free(r.ring);
 	}
+	free(r.ctq);
+	free(r.ctq_rec);
 	if (r.od != NULL && r.od->runfd != -1)
 		pf_error_free(pf_outdir_clean_tmp(r.od));
 	pf_manifest_abort(r.man);

@@ -276,10 +276,8 @@ pf_store_run_finish(struct pf_db *db, const struct pf_run_rec *r)
 	if ((err = pf_db_prepare(db, &st, "UPDATE runs SET status = ?2, "
 	    "finished_at = ?3, duration_ms = ?4, n_rows = ?5, n_issued = ?6, "
 	    "n_reissued = ?7, n_unchanged = ?8, n_revoked = ?9, n_failed = "
-	    "?10, error = ?11, files_settled = ?12 WHERE id = ?1")) != NULL)
+	    "?10, error = ?11 WHERE id = ?1")) != NULL)
 		return err;
-	if (r->files_settled != 0)
-		sqlite3_bind_int64(st, 12, r->files_settled);
 	sqlite3_bind_int64(st, 1, r->id);
 	sqlite3_bind_text(st, 2, r->status, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)r->finished_at);
@@ -459,7 +457,8 @@ pf_store_run_has_file(struct pf_db *db, long long run_id, const char *file,
 }
 
 enum { W_USER_FIND, W_USER, W_USER_UPDATE, W_PROFILE, W_CHALLENGE,
-    W_SUPERSEDE_C, W_SUPERSEDE_P, W_FAILURE, W_SEEN, W_CHALLENGE_NOW, W_N };
+    W_SUPERSEDE_C, W_SUPERSEDE_P, W_FAILURE, W_SEEN, W_CHALLENGE_NOW,
+    W_CTIME, W_N };
 
 /*
  * The writer's statements run inside the batch transaction, and any error
@@ -497,6 +496,8 @@ static const char *const writer_sql[W_N] = {
 	[W_SEEN] = "INSERT OR IGNORE INTO temp.pf_seen (key) VALUES (?)",
 	[W_CHALLENGE_NOW] = "SELECT revoke_reason IS 'revoked' AND revoked_at >= "
 	    "?2, used_at IS NOT NULL FROM challenges WHERE id = ?1",
+	[W_CTIME] = "UPDATE OR ROLLBACK profiles SET file_ctime = ?2 WHERE id "
+	    "= ?1",
 };
 
 #define BIND_ROWS	4	/* bindings inserted by one statement */
@@ -656,13 +657,14 @@ record_user(struct pf_store_writer *w, const struct pf_issue *is,
 
 struct pf_error *
 pf_store_issue(struct pf_store_writer *w, const struct pf_issue *is,
-    long long *challenge_id, int *reissued)
+    long long *profile_idp, long long *challenge_id, int *reissued)
 {
 	struct pf_error *err;
 	sqlite3_stmt *st;
 	long long user_id, profile_id;
 	size_t i;
 
+	*profile_idp = 0;
 	*challenge_id = 0;
 	*reissued = 0;
 	if ((err = record_user(w, is, &user_id)) != NULL)
@@ -701,6 +703,7 @@ pf_store_issue(struct pf_store_writer *w, const struct pf_issue *is,
 	if ((err = pf_db_step_done(w->db, st, "record profile")) != NULL)
 		return err;
 	profile_id = sqlite3_last_insert_rowid(w->db->h);
+	*profile_idp = profile_id;
 
 	if (is->digest != NULL) {
 		st = w->st[W_CHALLENGE];
@@ -738,6 +741,17 @@ pf_store_seen(struct pf_store_writer *w, const char *key)
 {
 	sqlite3_bind_text(w->st[W_SEEN], 1, key, -1, SQLITE_STATIC);
 	return pf_db_step_done(w->db, w->st[W_SEEN], "record key");
+}
+
+struct pf_error *
+pf_store_file_ctime(struct pf_store_writer *w, long long profile_id,
+    long long ctime)
+{
+	sqlite3_stmt *st = w->st[W_CTIME];
+
+	sqlite3_bind_int64(st, 1, profile_id);
+	sqlite3_bind_int64(st, 2, ctime);
+	return pf_db_step_done(w->db, st, "record profile file");
 }
 
 struct pf_error *
@@ -812,7 +826,7 @@ pf_store_lookup_new(struct pf_store_lookup **out, struct pf_db *db)
 	    "t.version, p.attrs_sha256, p.sha256, p.bytes, p.file, r.name, "
 	    "r.out_dir, p.payload_identifier, c.id, c.expires_at, "
 	    "c.used_at IS NOT NULL, c.revoke_reason, r.signer_sha256, "
-	    "p.file_ino, p.file_mtime, r.files_settled "
+	    "p.file_ino, p.file_mtime, p.file_ctime "
 	    "FROM users u "
 	    "JOIN profiles p ON p.user_id = u.id "
 	    "JOIN templates t ON t.id = p.template_id "
@@ -878,7 +892,7 @@ pf_store_current(struct pf_store_lookup *l, const char *key, const char *tmpl,
 			    (const char *)txt);
 		c->file_ino = sqlite3_column_int64(st, 15);
 		c->file_mtime = sqlite3_column_int64(st, 16);
-		c->settled = sqlite3_column_int64(st, 17);
+		c->file_ctime = sqlite3_column_int64(st, 17);
 	} else if (rc != SQLITE_DONE)
 		err = pf_db_error(l->db, "look up current profile");
 	sqlite3_reset(st);

@@ -60,8 +60,6 @@ struct pf_run_rec {
 	long long n_rows, n_issued, n_reissued, n_unchanged, n_revoked,
 	    n_failed;
 	char *error;		/* malloc'd or NULL */
-	long long files_settled;	/* ns, 0 if none: see
-					 * sql/003_file_stat.sql */
 };
 void pf_run_rec_clear(struct pf_run_rec *r);
 
@@ -121,10 +119,15 @@ struct pf_error *pf_store_writer_new(struct pf_store_writer **out,
 void pf_store_writer_free(struct pf_store_writer *w);
 /* Record one profile: user upserted, older profiles and challenges of the
  * same user and template name superseded, profile and challenge inserted.
- * *challenge_id gets the new challenge's id (0 without digest); *reissued
- * is 1 when an older profile was superseded.  Call inside a transaction. */
+ * *profile_id gets the new profile's id, *challenge_id the new challenge's
+ * (0 without digest); *reissued is 1 when an older profile was
+ * superseded.  Call inside a transaction. */
 struct pf_error *pf_store_issue(struct pf_store_writer *w,
-    const struct pf_issue *is, long long *challenge_id, int *reissued);
+    const struct pf_issue *is, long long *profile_id,
+    long long *challenge_id, int *reissued);
+/* Record a profile file's change time once it is linked (ns). */
+struct pf_error *pf_store_file_ctime(struct pf_store_writer *w,
+    long long profile_id, long long ctime);
 /* Record a row that produced no profile. */
 struct pf_error *pf_store_failure(struct pf_store_writer *w,
     long long run_id, long line, const char *user, const char *tmpl,
@@ -151,8 +154,9 @@ struct pf_current {
 	char revoked[16];		/* "" or revoked | superseded | pruned */
 	char signer[PF_SHA256_HEX];	/* its run's signer fingerprint, ""
 					 * if unsigned */
-	long long file_ino, file_mtime;	/* as written (0 if not known), */
-	long long settled;		/* and its run's files_settled (ns) */
+	long long file_ino, file_mtime;	/* as written, */
+	long long file_ctime;		/* and once linked (ns); 0 if not
+					 * known: sql/003_file_stat.sql */
 };
 void pf_current_clear(struct pf_current *c);
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,7 +63,8 @@ main(int argc, char *argv[])
 	char data[FILE_BYTES], name[128];
 	double c0, c1;
 	long i, n;
-	int dir, run, cur, fd, flags, held[SYNC_EVERY], nheld = 0;
+	int dir, run, cur, fd, flags, held[SYNC_EVERY], nheld = 0, batch;
+	struct rlimit rl;
 
 	if (argc != 3 || (n = strtol(argv[2], NULL, 10)) <= 0) {
 		fprintf(stderr, "usage: fsfloor DIR COUNT\n");
@@ -73,6 +75,19 @@ main(int argc, char *argv[])
 	if (ioctl(dir, FS_IOC_GETFLAGS, &flags) == 0) {
 		flags |= FS_TOPDIR_FL;
 		(void)ioctl(dir, FS_IOC_SETFLAGS, &flags);
+	}
+	/* The files of a batch stay open until synced, as in a run: the
+	 * descriptor limit raised as far as allowed, or smaller batches. */
+	batch = SYNC_EVERY;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur !=
+	    RLIM_INFINITY && rl.rlim_cur < SYNC_EVERY + 64) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
+		    rl.rlim_max > SYNC_EVERY + 64 ? SYNC_EVERY + 64 :
+		    rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur < SYNC_EVERY + 64)
+			batch = rl.rlim_cur > 96 ? (int)rl.rlim_cur - 64 : 32;
 	}
 	run = subdir(dir, "run");
 	cur = subdir(dir, "current");
@@ -98,7 +113,7 @@ main(int argc, char *argv[])
 		held[nheld++] = fd;
 		if (linkat(run, name, cur, name, 0) == -1)
 			die("link into current");
-		if (nheld == SYNC_EVERY || i + 1 == n) {
+		if (nheld == batch || i + 1 == n) {
 			if (syncfs(run) == -1)
 				die("syncfs");
 			while (nheld > 0) {

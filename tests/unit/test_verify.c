@@ -101,7 +101,7 @@ issue(const char *user, const char *tmpl, char ch[PF_CHALLENGE_LEN + 1],
 	struct pf_error *err;
 	uint8_t digest[PF_SHA256_LEN];
 	char file[256];
-	long long cid = 0;
+	long long pid, cid = 0;
 	size_t nb = 0;
 	int reissued;
 
@@ -133,7 +133,7 @@ issue(const char *user, const char *tmpl, char ch[PF_CHALLENGE_LEN + 1],
 	if ((err = pf_challenge_new(ch, digest)) != NULL ||
 	    (err = pf_db_begin(db)) != NULL ||
 	    (err = pf_store_writer_new(&w, db)) != NULL ||
-	    (err = pf_store_issue(w, &is, &cid, &reissued)) != NULL ||
+	    (err = pf_store_issue(w, &is, &pid, &cid, &reissued)) != NULL ||
 	    (err = pf_db_commit(db)) != NULL) {
 		fprintf(stderr, "issue: %s\n", err->msg);
 		exit(2);
