@@ -66,6 +66,7 @@ struct cur {
 	int fd;				/* its file, open to be checked; or
 					 * FD_UNFIT, FD_LATER, FD_SETTLED */
 	int reread;			/* read it even if untouched */
+	int verified;			/* read, and found intact */
 };
 
 enum {
@@ -117,7 +118,9 @@ struct job {
 					 * ino 0 if not known */
 	long long profile_id;		/* recorded as, 0 if not */
 	long long ctime;		/* of the file once published, 0 if
-					 * not known */
+					 * not known; for an unchanged job
+					 * read and found intact, its file's
+					 * identity to record again */
 	/* Filled by the writer: */
 	char tmp[64];			/* named temporary, not renamed yet */
 	char file[PF_PATH_MAX + 16];	/* (from the worker: the safe path
@@ -129,7 +132,7 @@ struct job {
 
 /* A published file's change time, to record. */
 struct ctime_rec {
-	long long profile_id, ctime;
+	long long profile_id, ino, mtime, ctime;
 };
 #define CTQ_MAX	(2 * PF_PIPE_WINDOW)
 
@@ -1036,6 +1039,7 @@ file_intact(struct rundir *rd, struct cur *cu, int *ok)
 	if (n == c->bytes) {
 		pf_sha256_hex(buf, (size_t)n, sha);
 		*ok = strcmp(sha, c->sha256) == 0;
+		cu->verified = *ok;
 	}
 	OPENSSL_cleanse(buf, (size_t)c->bytes + 1);
 	free(buf);
@@ -1428,6 +1432,37 @@ record(struct run *r, struct job *j, struct pf_manifest_row *mr)
 	return NULL;
 }
 
+/*
+ * An unchanged profile whose file was read and found intact, though its
+ * recorded identity did not show it (a new mode, a copy with the same
+ * bytes, a link made again, a profile recorded before schema version 3):
+ * the identity it had before it was read is recorded, so that the next
+ * rerun need not read it again; unless the file changed since (a link
+ * just made again into OUT/current/ sets its change time: the next rerun
+ * reads it once more).
+ */
+static void
+reidentify(struct job *j, const char *path)
+{
+	const struct stat *was = &j->cur->st;
+	const struct pf_current *c = &j->cur->c;
+	struct stat st;
+
+	if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    st.st_ino != was->st_ino || st.st_size != was->st_size ||
+	    ns(&st.st_mtim) != ns(&was->st_mtim) ||
+	    ns(&st.st_ctim) != ns(&was->st_ctim))
+		return;
+	if (c->file_ino == (long long)st.st_ino &&
+	    c->file_mtime == ns(&st.st_mtim) &&
+	    c->file_ctime == ns(&st.st_ctim))
+		return;		/* as recorded (read in its turn) */
+	j->profile_id = c->profile_id;
+	j->ino = (long long)st.st_ino;
+	j->mtime = ns(&st.st_mtim);
+	j->ctime = ns(&st.st_ctim);
+}
+
 /* OUT/current/ after a job is recorded: a new profile in, a revoked one
  * out, the missing link of an unchanged one back. */
 static struct pf_error *
@@ -1460,8 +1495,13 @@ publish(struct run *r, struct job *j)
 		    j->cur->c.run, j->cur->c.file);
 		/* (not checked when it was to be renewed, see
 		 * changed_meanwhile()) */
-		return pf_outdir_publish(r->od, AT_FDCWD, path,
-		    j->cur->c.file, 1, j->renew_only ? NULL : &j->cur->st);
+		if ((err = pf_outdir_publish(r->od, AT_FDCWD, path,
+		    j->cur->c.file, 1, j->renew_only ? NULL : &j->cur->st)) !=
+		    NULL)
+			return err;
+		if (j->cur->verified)
+			reidentify(j, path);
+		return NULL;
 	case ACT_REVOKED:
 		pf_outdir_unpublish(r->od, j->cur->c.file);
 		break;
@@ -1580,8 +1620,8 @@ record_ctimes(struct run *r)
 	r->nctq = 0;
 	pthread_mutex_unlock(&r->mu);
 	for (i = 0; i < n; i++)
-		if ((err = pf_store_file_ctime(r->sw, q[i].profile_id,
-		    q[i].ctime)) != NULL)
+		if ((err = pf_store_file_stat(r->sw, q[i].profile_id,
+		    q[i].ino, q[i].mtime, q[i].ctime)) != NULL)
 			return err;
 	return NULL;
 }
@@ -1922,8 +1962,10 @@ publisher(void *arg)
 			struct job *j = &r->ring[s % PF_PIPE_WINDOW];
 
 			if (j->ctime != 0 && j->profile_id != 0 &&
-			    r->nctq < CTQ_MAX) {
+			    j->ino != 0 && r->nctq < CTQ_MAX) {
 				r->ctq[r->nctq].profile_id = j->profile_id;
+				r->ctq[r->nctq].ino = j->ino;
+				r->ctq[r->nctq].mtime = j->mtime;
 				r->ctq[r->nctq++].ctime = j->ctime;
 			}
 		}

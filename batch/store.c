@@ -496,8 +496,8 @@ static const char *const writer_sql[W_N] = {
 	[W_SEEN] = "INSERT OR IGNORE INTO temp.pf_seen (key) VALUES (?)",
 	[W_CHALLENGE_NOW] = "SELECT revoke_reason IS 'revoked' AND revoked_at >= "
 	    "?2, used_at IS NOT NULL FROM challenges WHERE id = ?1",
-	[W_CTIME] = "UPDATE OR ROLLBACK profiles SET file_ctime = ?2 WHERE id "
-	    "= ?1",
+	[W_CTIME] = "UPDATE OR ROLLBACK profiles SET file_ino = ?2, file_mtime "
+	    "= ?3, file_ctime = ?4 WHERE id = ?1",
 };
 
 #define BIND_ROWS	4	/* bindings inserted by one statement */
@@ -744,13 +744,15 @@ pf_store_seen(struct pf_store_writer *w, const char *key)
 }
 
 struct pf_error *
-pf_store_file_ctime(struct pf_store_writer *w, long long profile_id,
-    long long ctime)
+pf_store_file_stat(struct pf_store_writer *w, long long profile_id,
+    long long ino, long long mtime, long long ctime)
 {
 	sqlite3_stmt *st = w->st[W_CTIME];
 
 	sqlite3_bind_int64(st, 1, profile_id);
-	sqlite3_bind_int64(st, 2, ctime);
+	sqlite3_bind_int64(st, 2, ino);
+	sqlite3_bind_int64(st, 3, mtime);
+	sqlite3_bind_int64(st, 4, ctime);
 	return pf_db_step_done(w->db, st, "record profile file");
 }
 

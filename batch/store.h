@@ -125,9 +125,10 @@ void pf_store_writer_free(struct pf_store_writer *w);
 struct pf_error *pf_store_issue(struct pf_store_writer *w,
     const struct pf_issue *is, long long *profile_id,
     long long *challenge_id, int *reissued);
-/* Record a profile file's change time once it is linked (ns). */
-struct pf_error *pf_store_file_ctime(struct pf_store_writer *w,
-    long long profile_id, long long ctime);
+/* Record what a profile's file is like once linked, or once read and
+ * found intact: its inode, modification and change times (ns). */
+struct pf_error *pf_store_file_stat(struct pf_store_writer *w,
+    long long profile_id, long long ino, long long mtime, long long ctime);
 /* Record a row that produced no profile. */
 struct pf_error *pf_store_failure(struct pf_store_writer *w,
     long long run_id, long line, const char *user, const char *tmpl,

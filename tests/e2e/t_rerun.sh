@@ -20,12 +20,13 @@ PY
 q() { sqlite3 "$PROFACTORY_DB" "$1"; }
 run() { "$PF" run --csv users.csv --out out $(signer_args "$T/pki"); }
 
-# identity_ok: every profile's recorded inode, modification time and
-# change time are its file's.
+# identity_ok: every current profile's recorded inode, modification time
+# and change time are its file's.
 identity_ok() {
 	sqlite3 -separator ' ' "$PROFACTORY_DB" "SELECT r.name || '/' || p.file,
 	    p.file_ino, p.file_mtime, p.file_ctime FROM profiles p
-	    JOIN runs r ON r.id = p.run_id ORDER BY p.id" > ident.txt &&
+	    JOIN runs r ON r.id = p.run_id WHERE p.superseded_at IS NULL
+	    ORDER BY p.id" > ident.txt &&
 	python3 - ident.txt <<'PY'
 import os, sys
 rows = [l.split() for l in open(sys.argv[1])]
@@ -110,6 +111,8 @@ for how in anon named; do
 	expect_status 0 "$how: rerun again" run
 	check "$how: and they stay unchanged" \
 	    counts " 0 issued, 0 reissued, 3000 unchanged"
+	check "$how: the files found intact are recorded as they are now" \
+	    identity_ok
 
 	# A file damaged without a trace in its metadata (here: its
 	# recorded digest changed instead) is found within 16 runs, each
@@ -198,6 +201,7 @@ check "its profiles have no recorded inode" \
 expect_status 0 "rerun after the migration" run
 check "the old profiles are checked and unchanged" \
     counts " 0 issued, 0 reissued, 3000 unchanged"
+check "and recorded as they are, for the next rerun" identity_ok
 check "no challenge superseded (sqlite3)" \
     [ "$(q "SELECT count(*) FROM challenges WHERE revoked_at IS NULL")" = 3000 ]
 finish
