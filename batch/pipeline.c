@@ -36,8 +36,8 @@
 /* Jobs a worker claims at once: the files a rerun checks are opened and
  * their reads started together. */
 #define WORKER_CLAIM	256
-#define REREAD_EVERY	16	/* a rerun reads every file of profiles whose
-				 * id plus the run's is a multiple of it */
+#define REREAD_EVERY	16	/* a rerun reads about one file in so many
+				 * even if untouched */
 #define FDS_PER_WORKER	8	/* its database connection, a run folder */
 
 /* A template used by this run, loaded once. */
@@ -117,8 +117,10 @@ struct job {
 	long long ino, mtime;		/* of the file written (mtime in ns),
 					 * ino 0 if not known */
 	long long profile_id;		/* recorded as, 0 if not */
-	long long ctime;		/* of the file once published, 0 if
-					 * not known; for an unchanged job
+	long long ctime;		/* of the file after this run's last
+					 * step on it; 0 if not known, or if
+					 * it changed between two steps (see
+					 * ctime_step()); for an unchanged job
 					 * read and found intact, its file's
 					 * identity to record again */
 	/* Filled by the writer: */
@@ -1048,6 +1050,21 @@ file_intact(struct rundir *rd, struct cur *cu, int *ok)
 	return NULL;
 }
 
+/* Read this run's sixteenth of the files: drawn afresh for each run (from
+ * the profile's id, the run's and its start), so that no profile is left
+ * out by how the runs that check it are numbered. */
+static int
+reread(const struct run *r, long long profile_id)
+{
+	uint64_t x = (uint64_t)profile_id * 0x9e3779b97f4a7c15ULL ^
+	    (uint64_t)r->rec->id * 0xbf58476d1ce4e5b9ULL ^ (uint64_t)r->now;
+
+	x ^= x >> 31;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 29;
+	return x % REREAD_EVERY == 0;
+}
+
 /* What a job needs: its current profile looked up, the action decided,
  * the file to check opened while *ahead allows (it counts the files held
  * open down). */
@@ -1081,8 +1098,7 @@ prepare(struct run *r, struct pf_store_lookup *lk, struct rundir *rd,
 	/* What its metadata cannot show (the bytes changed under the file
 	 * system, or by a write whose new times a crash lost) shows when
 	 * the file is read: every so many runs each one is. */
-	j->cur->reread = (j->cur->c.profile_id + r->rec->id) % REREAD_EVERY ==
-	    0;
+	j->cur->reread = reread(r, j->cur->c.profile_id);
 	if (*ahead == 0)
 		j->cur->fd = FD_LATER;
 	else if (file_open(rd, j->cur) == -1)
@@ -1099,12 +1115,37 @@ written_as(struct job *j, int fd, const char *name)
 {
 	struct stat st;
 
-	j->ino = 0;
+	j->ino = j->ctime = 0;
 	if ((name == NULL ? fstat(fd, &st) : fstatat(fd, name, &st,
 	    AT_SYMLINK_NOFOLLOW)) == 0 && st.st_ino != 0) {
 		j->ino = (long long)st.st_ino;
 		j->mtime = ns(&st.st_mtim);
+		j->ctime = ns(&st.st_ctim);
 	}
+}
+
+/*
+ * The change time of j's file (fd, or name in the folder fd) as this
+ * run's last step on it left it, kept from step to step: before = 1 just
+ * before a step that sets it (naming, linking into OUT/current/), which
+ * forgets it (0) if the file changed since the step before, else
+ * before = 0 just after, which takes the new one.  A change made between
+ * two steps, whose times were put back, is not hidden by the next step:
+ * its file is read by the next rerun (file_settled()).
+ */
+static void
+ctime_step(struct job *j, int fd, const char *name, int before)
+{
+	struct stat st;
+
+	if (j->ctime == 0)
+		return;
+	if ((name == NULL ? fstat(fd, &st) : fstatat(fd, name, &st,
+	    AT_SYMLINK_NOFOLLOW)) == -1 || (before &&
+	    ns(&st.st_ctim) != j->ctime))
+		j->ctime = 0;
+	else if (!before)
+		j->ctime = ns(&st.st_ctim);
 }
 
 /* Build, sign and hash one prepared profile.  Problems with the user's
@@ -1469,21 +1510,21 @@ static struct pf_error *
 publish(struct run *r, struct job *j)
 {
 	struct pf_error *err;
-	struct stat st;
 	char path[4096];
 
 	switch (j->action) {
 	case ACT_ISSUE:
 		if (j->cur != NULL && strcmp(j->cur->c.file, j->file) != 0)
 			pf_outdir_unpublish(r->od, j->cur->c.file);
+		/* Its last link: its change time then is what a rerun
+		 * compares (file_settled()). */
+		ctime_step(j, j->keep ? j->fd : r->od->runfd, j->keep ? NULL :
+		    j->file, 1);
 		if ((err = pf_outdir_publish(r->od, r->od->runfd, j->file,
 		    j->file, j->cur != NULL ? 0 : -1, NULL)) != NULL)
 			return err;
-		/* Its last link: its change time now is what a rerun
-		 * compares (file_settled()). */
-		if ((j->keep ? fstat(j->fd, &st) : fstatat(r->od->runfd,
-		    j->file, &st, AT_SYMLINK_NOFOLLOW)) == 0)
-			j->ctime = ns(&st.st_ctim);
+		ctime_step(j, j->keep ? j->fd : r->od->runfd, j->keep ? NULL :
+		    j->file, 0);
 		/* Written back (synced before it was recorded): its pages
 		 * go back to the kernel for the next files, rather than new
 		 * memory. */
@@ -1575,11 +1616,13 @@ name_batch(struct run *r, struct job **batch, size_t n, int *nnew)
 		if (j->tmp[0] == '\0')
 			continue;	/* named already */
 		memcpy(want, j->file, sizeof(want));
+		ctime_step(j, r->od->runfd, j->tmp, 1);
 		if ((err = pf_outdir_commit(r->od, j->tmp, want, j->file,
 		    sizeof(j->file))) != NULL)
 			return err;
 		j->tmp[0] = '\0';
 		j->written = 1;
+		ctime_step(j, r->od->runfd, j->file, 0);
 	}
 	return NULL;
 }
@@ -1769,6 +1812,8 @@ take(struct run *r, struct job *j)
 	if (err == NULL) {
 		j->written = 1;
 		j->keep = 1;	/* closed by job_clear() */
+		/* (unnamed until now, it could not change) */
+		ctime_step(j, j->fd, NULL, 0);
 	} else
 		close(j->fd);
 	return err;
