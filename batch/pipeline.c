@@ -132,8 +132,9 @@ struct job {
 					 * (points into the job) */
 };
 
-/* A published file's change time, to record. */
-struct ctime_rec {
+/* What a profile's file is like, to record: once published, or once read
+ * and found intact (sql/003_file_stat.sql). */
+struct file_rec {
 	long long profile_id, ino, mtime, ctime;
 };
 #define CTQ_MAX	(2 * PF_PIPE_WINDOW)
@@ -205,9 +206,9 @@ struct run {
 	int stopped_by;			/* the signal that stopped the run */
 	int stop;			/* a fatal error happened */
 	struct pf_error *fatal;		/* first fatal error */
-	/* Change times of published files, from the publisher to the
-	 * recorder (sql/003_file_stat.sql); CTQ_MAX each. */
-	struct ctime_rec *ctq, *ctq_rec;
+	/* Files to record as they are, from the publisher to the
+	 * recorder; CTQ_MAX each. */
+	struct file_rec *ctq, *ctq_rec;
 	size_t nctq;
 };
 
@@ -1642,15 +1643,15 @@ request_sync(struct run *r)
 }
 
 /*
- * Record the change times the publisher has queued, inside the caller's
+ * Record the files the publisher has queued, inside the caller's
  * transaction.  A file whose change time is not recorded (the run stopped
  * first) is read by the next rerun.
  */
 static struct pf_error *
-record_ctimes(struct run *r)
+record_files(struct run *r)
 {
 	struct pf_error *err;
-	struct ctime_rec *q;
+	struct file_rec *q;
 	size_t i, n;
 
 	if (r->ctq == NULL)
@@ -1714,7 +1715,7 @@ settle(struct run *r, size_t *nb)
 				goto done;
 			r->others_wrote = dv != r->dv0;
 		}
-		if ((err = record_ctimes(r)) != NULL)
+		if ((err = record_files(r)) != NULL)
 			goto done;
 	}
 	for (*nb = 0; *nb < k; (*nb)++) {
@@ -2539,7 +2540,7 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 	if (!o->dry_run && r.nctq > 0) {
 		if ((err = pf_db_begin(db)) != NULL)
 			goto done;
-		if ((err = record_ctimes(&r)) != NULL) {
+		if ((err = record_files(&r)) != NULL) {
 			pf_db_rollback(db);
 			goto done;
 		}

@@ -458,7 +458,7 @@ pf_store_run_has_file(struct pf_db *db, long long run_id, const char *file,
 
 enum { W_USER_FIND, W_USER, W_USER_UPDATE, W_PROFILE, W_CHALLENGE,
     W_SUPERSEDE_C, W_SUPERSEDE_P, W_FAILURE, W_SEEN, W_CHALLENGE_NOW,
-    W_CTIME, W_N };
+    W_FILE_STAT, W_N };
 
 /*
  * The writer's statements run inside the batch transaction, and any error
@@ -496,7 +496,7 @@ static const char *const writer_sql[W_N] = {
 	[W_SEEN] = "INSERT OR IGNORE INTO temp.pf_seen (key) VALUES (?)",
 	[W_CHALLENGE_NOW] = "SELECT revoke_reason IS 'revoked' AND revoked_at >= "
 	    "?2, used_at IS NOT NULL FROM challenges WHERE id = ?1",
-	[W_CTIME] = "UPDATE OR ROLLBACK profiles SET file_ino = ?2, file_mtime "
+	[W_FILE_STAT] = "UPDATE OR ROLLBACK profiles SET file_ino = ?2, file_mtime "
 	    "= ?3, file_ctime = ?4 WHERE id = ?1",
 };
 
@@ -747,7 +747,7 @@ struct pf_error *
 pf_store_file_stat(struct pf_store_writer *w, long long profile_id,
     long long ino, long long mtime, long long ctime)
 {
-	sqlite3_stmt *st = w->st[W_CTIME];
+	sqlite3_stmt *st = w->st[W_FILE_STAT];
 
 	sqlite3_bind_int64(st, 1, profile_id);
 	sqlite3_bind_int64(st, 2, ino);
