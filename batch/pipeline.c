@@ -137,7 +137,10 @@ struct job {
 struct file_rec {
 	long long profile_id, ino, mtime, ctime;
 };
-#define CTQ_MAX	(2 * PF_PIPE_WINDOW)
+/* Between two of the recorder's transactions the publisher publishes at
+ * most the jobs in flight; an entry that does not fit is only read again
+ * by the next rerun. */
+#define CTQ_MAX	PF_PIPE_WINDOW
 
 /* A batch of jobs the writer has named. */
 struct pend {
@@ -1109,16 +1112,24 @@ prepare(struct run *r, struct pf_store_lookup *lk, struct rundir *rd,
 	return NULL;
 }
 
+/* The file open as fd, or name in the folder fd (a symbolic link not
+ * followed). */
+static int
+stat_at(int fd, const char *name, struct stat *st)
+{
+	return name == NULL ? fstat(fd, st) : fstatat(fd, name, st,
+	    AT_SYMLINK_NOFOLLOW);
+}
+
 /* What the file j wrote is like now (fd, or name in the run folder):
- * recorded with it for the reruns' check (file_settled()). */
+ * recorded for the reruns' check (file_settled()) once it is linked. */
 static void
 written_as(struct job *j, int fd, const char *name)
 {
 	struct stat st;
 
 	j->ino = j->ctime = 0;
-	if ((name == NULL ? fstat(fd, &st) : fstatat(fd, name, &st,
-	    AT_SYMLINK_NOFOLLOW)) == 0 && st.st_ino != 0) {
+	if (stat_at(fd, name, &st) == 0 && st.st_ino != 0) {
 		j->ino = (long long)st.st_ino;
 		j->mtime = ns(&st.st_mtim);
 		j->ctime = ns(&st.st_ctim);
@@ -1141,8 +1152,7 @@ ctime_step(struct job *j, int fd, const char *name, int before)
 
 	if (j->ctime == 0)
 		return;
-	if ((name == NULL ? fstat(fd, &st) : fstatat(fd, name, &st,
-	    AT_SYMLINK_NOFOLLOW)) == -1 || (before &&
+	if (stat_at(fd, name, &st) == -1 || (before &&
 	    ns(&st.st_ctim) != j->ctime))
 		j->ctime = 0;
 	else if (!before)
@@ -1450,8 +1460,6 @@ record(struct run *r, struct job *j, struct pf_manifest_row *mr)
 	is.payload_identifier = j->prof.identifier;
 	is.payload_uuid = j->prof.uuid;
 	is.digest = j->has_digest ? j->digest : NULL;
-	is.file_ino = j->ino;
-	is.file_mtime = j->mtime;
 	is.now = r->now;
 	is.expires = r->now + r->o->ttl;
 	is.bindings = j->prof.bindings;
@@ -1490,8 +1498,7 @@ reidentify(struct job *j, const char *path)
 	const struct pf_current *c = &j->cur->c;
 	struct stat st;
 
-	if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    st.st_ino != was->st_ino || st.st_size != was->st_size ||
+	if (stat_at(AT_FDCWD, path, &st) == -1 || st.st_ino != was->st_ino || st.st_size != was->st_size ||
 	    ns(&st.st_mtim) != ns(&was->st_mtim) ||
 	    ns(&st.st_ctim) != ns(&was->st_ctim))
 		return;
@@ -1511,7 +1518,9 @@ static struct pf_error *
 publish(struct run *r, struct job *j)
 {
 	struct pf_error *err;
+	const char *name;
 	char path[4096];
+	int fd;
 
 	switch (j->action) {
 	case ACT_ISSUE:
@@ -1519,13 +1528,13 @@ publish(struct run *r, struct job *j)
 			pf_outdir_unpublish(r->od, j->cur->c.file);
 		/* Its last link: its change time then is what a rerun
 		 * compares (file_settled()). */
-		ctime_step(j, j->keep ? j->fd : r->od->runfd, j->keep ? NULL :
-		    j->file, 1);
+		fd = j->keep ? j->fd : r->od->runfd;
+		name = j->keep ? NULL : j->file;
+		ctime_step(j, fd, name, 1);
 		if ((err = pf_outdir_publish(r->od, r->od->runfd, j->file,
 		    j->file, j->cur != NULL ? 0 : -1, NULL)) != NULL)
 			return err;
-		ctime_step(j, j->keep ? j->fd : r->od->runfd, j->keep ? NULL :
-		    j->file, 0);
+		ctime_step(j, fd, name, 0);
 		/* Written back (synced before it was recorded): its pages
 		 * go back to the kernel for the next files, rather than new
 		 * memory. */

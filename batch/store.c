@@ -478,8 +478,8 @@ static const char *const writer_sql[W_N] = {
 	    "attrs_sha256 = ?3, last_run = ?4, updated_at = ?5 WHERE id = ?1",
 	[W_PROFILE] = "INSERT OR ROLLBACK INTO profiles (run_id, user_id, "
 	    "template_id, status, file, sha256, bytes, payload_identifier, "
-	    "payload_uuid, attrs_sha256, created_at, file_ino, file_mtime) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    "payload_uuid, attrs_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, "
+	    "?, ?, ?, ?, ?)",
 	[W_CHALLENGE] = "INSERT OR ROLLBACK INTO challenges (digest, "
 	    "profile_id, user_id, template_id, issued_at, expires_at) VALUES "
 	    "(?, ?, ?, ?, ?, ?)",
@@ -693,13 +693,6 @@ pf_store_issue(struct pf_store_writer *w, const struct pf_issue *is,
 	sqlite3_bind_text(st, 9, is->payload_uuid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 10, is->attrs_sha256, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)is->now);
-	if (is->file_ino != 0) {
-		sqlite3_bind_int64(st, 12, is->file_ino);
-		sqlite3_bind_int64(st, 13, is->file_mtime);
-	} else {
-		sqlite3_bind_null(st, 12);
-		sqlite3_bind_null(st, 13);
-	}
 	if ((err = pf_db_step_done(w->db, st, "record profile")) != NULL)
 		return err;
 	profile_id = sqlite3_last_insert_rowid(w->db->h);

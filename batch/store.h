@@ -107,8 +107,6 @@ struct pf_issue {
 	const char *payload_identifier;
 	const char *payload_uuid;
 	const uint8_t *digest;		/* challenge digest, 32 bytes, or NULL */
-	long long file_ino;		/* the file as written, 0 if not */
-	long long file_mtime;		/* known (ns) */
 	time_t now, expires;
 	const struct pf_binding *bindings;
 	size_t nbindings;
