@@ -931,7 +931,7 @@ struct pf_error *
 pf_store_prune(struct pf_store_writer *w, time_t now,
     struct pf_error *(*fn)(void *, const struct pf_pruned *), void *arg)
 {
-	sqlite3_stmt *st = NULL, *up = NULL;
+	sqlite3_stmt *st = NULL, *upc = NULL, *upp = NULL, *upu = NULL;
 	struct pf_error *err = NULL;
 	long long (*ids)[2] = NULL;
 	size_t n = 0, cap = 0, i;
@@ -939,6 +939,20 @@ pf_store_prune(struct pf_store_writer *w, time_t now,
 
 	if ((err = pf_db_begin(w->db)) != NULL)
 		return err;
+	if ((err = pf_db_prepare(w->db, &upc, "UPDATE challenges SET "
+	    "revoked_at = ?1, revoke_reason = 'pruned' WHERE id = ?2")) !=
+	    NULL || (err = pf_db_prepare(w->db, &upp, "UPDATE profiles SET "
+	    "superseded_at = ?1 WHERE id = ?2")) != NULL ||
+	    /* and the user's used challenges of that template that a
+	     * reissue superseded, which a retry could still use */
+	    (err = pf_db_prepare(w->db, &upu, "UPDATE challenges SET "
+	    "revoke_reason = 'pruned' WHERE revoke_reason = "
+	    "'superseded' AND used_at IS NOT NULL AND user_id = "
+	    "(SELECT user_id FROM profiles WHERE id = ?1) AND "
+	    "template_id IN (SELECT t2.id FROM templates t2 JOIN "
+	    "templates t1 ON t1.name = t2.name JOIN profiles p ON "
+	    "p.template_id = t1.id WHERE p.id = ?1)")) != NULL)
+		goto done;
 	if ((err = pf_db_prepare(w->db, &st, "SELECT p.id, c.id, u.key, "
 	    "t.name, t.version, p.file, r.name, r.out_dir, "
 	    "p.payload_identifier, c.expires_at " FROM_OUTSTANDING
@@ -980,37 +994,23 @@ pf_store_prune(struct pf_store_writer *w, time_t now,
 		goto done;
 	}
 	for (i = 0; i < n; i++) {
-		sqlite3_finalize(up);
-		up = NULL;
-		if ((err = pf_db_prepare(w->db, &up, ids[i][1] != 0 ?
-		    "UPDATE challenges SET revoked_at = ?1, revoke_reason = "
-		    "'pruned' WHERE id = ?2" : "UPDATE profiles SET "
-		    "superseded_at = ?1 WHERE id = ?2")) != NULL)
-			goto done;
+		/* its challenge pruned, or a profile without one retired */
+		sqlite3_stmt *up = ids[i][1] != 0 ? upc : upp;
+
 		sqlite3_bind_int64(up, 1, (sqlite3_int64)now);
 		sqlite3_bind_int64(up, 2, ids[i][1] != 0 ? ids[i][1] :
 		    ids[i][0]);
 		if ((err = pf_db_step_done(w->db, up, "prune")) != NULL)
 			goto done;
-		/* and the user's used challenges of that template that a
-		 * reissue superseded, which a retry could still use */
-		sqlite3_finalize(up);
-		up = NULL;
-		if ((err = pf_db_prepare(w->db, &up, "UPDATE challenges SET "
-		    "revoke_reason = 'pruned' WHERE revoke_reason = "
-		    "'superseded' AND used_at IS NOT NULL AND user_id = "
-		    "(SELECT user_id FROM profiles WHERE id = ?1) AND "
-		    "template_id IN (SELECT t2.id FROM templates t2 JOIN "
-		    "templates t1 ON t1.name = t2.name JOIN profiles p ON "
-		    "p.template_id = t1.id WHERE p.id = ?1)")) != NULL)
-			goto done;
-		sqlite3_bind_int64(up, 1, ids[i][0]);
-		if ((err = pf_db_step_done(w->db, up, "prune")) != NULL)
+		sqlite3_bind_int64(upu, 1, ids[i][0]);
+		if ((err = pf_db_step_done(w->db, upu, "prune")) != NULL)
 			goto done;
 	}
 done:
 	sqlite3_finalize(st);
-	sqlite3_finalize(up);
+	sqlite3_finalize(upc);
+	sqlite3_finalize(upp);
+	sqlite3_finalize(upu);
 	free(ids);
 	if (err == NULL)
 		err = pf_db_commit(w->db);
