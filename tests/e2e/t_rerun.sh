@@ -12,11 +12,14 @@
 . "$(dirname "$0")/lib.sh"
 
 pki "$T/pki" ec
-python3 - <<'PY' > users.csv
+# users N: a CSV of N users u0000..., template scep.
+users() {
+	python3 -c 'import sys
 print("email,name,template")
-for i in range(3000):
-    print(f"u{i:04d}@example.com,User {i},scep")
-PY
+for i in range(int(sys.argv[1])):
+    print(f"u{i:04d}@example.com,User {i},scep")' "$1"
+}
+users 3000 > users.csv
 q() { sqlite3 "$PROFACTORY_DB" "$1"; }
 run() { "$PF" run --csv users.csv --out out $(signer_args "$T/pki"); }
 
@@ -38,20 +41,22 @@ for path, ino, mtime, ctime in rows:
 PY
 }
 
-# flip FILE: change one byte in place, then put its times back.
-flip() {
-	python3 - "$1" <<'PY'
+# flip FILE: change one byte in place, then put its times back (flip.py
+# is also what the run stopped midway below uses).
+cat > flip.py <<'PY'
 import os, sys
-p = sys.argv[1]
-st = os.stat(p)
-b = bytearray(open(p, "rb").read())
-b[200] ^= 1
-with open(p, "r+b") as f:
-    f.write(b)
-os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
-assert os.stat(p).st_mtime_ns == st.st_mtime_ns
+def flip(p):
+    st = os.stat(p)
+    b = bytearray(open(p, "rb").read())
+    b[200] ^= 1
+    with open(p, "r+b") as f:
+        f.write(b)
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(p).st_mtime_ns == st.st_mtime_ns
+if __name__ == "__main__":
+    flip(sys.argv[1])
 PY
-}
+flip() { python3 flip.py "$1"; }
 
 counts() { tail -n 1 "$T/last.out" | grep -q "$1"; }
 cur() { echo "out/current/$1@example.com.scep.mobileconfig"; }
@@ -152,22 +157,13 @@ done
 rm -rf out "$PROFACTORY_DB"*
 "$PF" init >/dev/null
 "$PF" template add scep "$TOP/templates/scep.plist" >/dev/null
-python3 - <<'PY' > users5.csv
-print("email,name,template")
-for i in range(6000):
-    print(f"u{i:04d}@example.com,User {i},scep")
-PY
+users 6000 > users5.csv
 python3 - "$PF" users5.csv $(signer_args "$T/pki") > midrun.out 2>&1 <<'PY'
 import os, signal, subprocess, sys, time
+sys.path.insert(0, os.getcwd())
+from flip import flip
 pf, csv, args = sys.argv[1], sys.argv[2], sys.argv[3:]
 p = subprocess.Popen([pf, "run", "--csv", csv, "--out", "out"] + args)
-def flip(path):
-    st = os.stat(path)
-    b = bytearray(open(path, "rb").read())
-    b[200] ^= 1
-    with open(path, "r+b") as f:
-        f.write(b)
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 def stop_when(cond, what):
     deadline = time.time() + 120
     while not cond() and p.poll() is None and time.time() < deadline:
