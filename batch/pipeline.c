@@ -257,8 +257,17 @@ stopping(struct run *r)
 	return stop;
 }
 
+/*
+ * The run sends this to its signal watcher once the watcher may stop, so
+ * that joining it does not wait for its next tick.  Its default action
+ * is to ignore it, so one sent from outside changes nothing; a signal
+ * blocked while it is ignored by default stays pending (Linux), which is
+ * what the watcher waits for.
+ */
+#define WAKE_SIGNAL	SIGURG
+
 /* SIGINT, SIGTERM and SIGHUP, but not one the caller ignores (nohup, a
- * shell's background job): that one stays ignored. */
+ * shell's background job): that one stays ignored; and WAKE_SIGNAL. */
 static void
 stop_signals(sigset_t *set)
 {
@@ -271,6 +280,7 @@ stop_signals(sigset_t *set)
 		if (sigaction(sigs[i], NULL, &sa) == 0 &&
 		    sa.sa_handler != SIG_IGN)
 			sigaddset(set, sigs[i]);
+	sigaddset(set, WAKE_SIGNAL);
 }
 
 /*
@@ -284,13 +294,15 @@ static void *
 sig_watcher(void *arg)
 {
 	struct run *r = arg;
-	struct timespec tick = { 0, 20 * 1000 * 1000 };	/* join within it */
+	struct timespec tick = { 1, 0 };	/* (WAKE_SIGNAL comes first) */
 	sigset_t set;
 	int sig, quit;
 
 	stop_signals(&set);
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig == WAKE_SIGNAL)
+			sig = 0;
 		pthread_mutex_lock(&r->mu);
 		quit = r->sig_quit;
 		if (sig > 0)
@@ -2615,6 +2627,7 @@ done:
 		pthread_mutex_lock(&r.mu);
 		r.sig_quit = 1;
 		pthread_mutex_unlock(&r.mu);
+		(void)pthread_kill(sigtid, WAKE_SIGNAL);
 		pthread_join(sigtid, NULL);
 		/* A signal after the threads were done: the run goes on to
 		 * its end, then the signal does what it does by default. */

@@ -296,9 +296,9 @@ python3 -c '
 print("email,name")
 for i in range(4500):
     print("s%d@example.com,S %d" % (i, i))' > sig.csv
-# sigrun SIG OUT WHEN: a run into OUT with the database $SIGDB, sent SIG
-# once WHEN (start: at once; recorded: once it has recorded profiles);
-# its status in $src.
+# sigrun SIGS OUT WHEN: a run into OUT with the database $SIGDB, sent the
+# signals SIGS (one or more names, in turn) once WHEN (start: at once;
+# recorded: once it has recorded profiles); its status in $src.
 # (A background job of this shell starts with SIGINT ignored: the run is
 # started with the three signals at their defaults, or with the one in
 # $SIGIGN ignored, as nohup does with SIGHUP.)
@@ -329,7 +329,9 @@ os.execv(sys.argv[1], sys.argv[1:])' "$PF" run --csv sig.csv --template scep \
 		# meanwhile runs shows it as running (it holds the lock)
 		PROFACTORY_DB="$SIGDB" "$PF" runs --json >"$T/sig.runs"
 	fi
-	kill -"$1" "$spid"
+	for s in $1; do
+		kill -"$s" "$spid"
+	done
 	wait "$spid"
 	src=$?
 }
@@ -387,10 +389,12 @@ sigrun HUP outsig2 recorded
 check "SIGHUP: exit 129" [ "$src" -eq 129 ]
 check "SIGHUP: interrupted, counts and files are what it recorded" \
     sig_state outsig2
+# (SIGURG, which a run sends itself to stop its signal watcher, is
+# ignored from outside, as by default.)
 export SIGIGN=HUP
-sigrun HUP outsig3 recorded
+sigrun "HUP URG" outsig3 recorded
 unset SIGIGN
-check "SIGHUP ignored by the caller (nohup): the run goes on to its end" \
+check "SIGHUP ignored by the caller (nohup), then SIGURG: the run goes on to its end" \
     [ "$src" -eq 0 ]
 check "and is done" [ "$(sigq "SELECT status FROM runs ORDER BY id DESC
     LIMIT 1")" = done ]
