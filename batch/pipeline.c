@@ -29,6 +29,15 @@
  * those waiting for their sync); with the publisher's and the workers'
  * share they fit in the window. */
 #define PEND_SLOTS	(PF_PIPE_WINDOW / PF_PIPE_BATCH - 2)
+/*
+ * Once the whole CSV is read, while the writer keeps up with the workers,
+ * a batch ends as soon as it holds at least as many jobs as are left
+ * after it, and this many: towards the end the batches halve, so that
+ * what is synced, recorded and published after the last profile is
+ * signed is one small batch, not up to PF_PIPE_BATCH.  (When the workers
+ * are ahead, full batches drain what they left faster.)
+ */
+#define TAIL_BATCH	64
 #define WORKER_NICE	5	/* workers' priority below the rest */
 /* A waiting writer is woken once this many jobs in a row are finished
  * (or all the jobs there are): one wake-up for many jobs. */
@@ -1857,7 +1866,8 @@ writer(void *arg)
 	pthread_mutex_unlock(&r->mu);
 	for (;;) {
 		struct job *j;
-		int last, stop;
+		unsigned long long left;
+		int last, stop, tail;
 
 		pthread_mutex_lock(&r->mu);
 		for (;;) {
@@ -1874,6 +1884,9 @@ writer(void *arg)
 		last = stop || r->next_write == r->next_fill;
 		if (!last)
 			r->next_write++;
+		left = r->next_fill - r->next_write;
+		tail = r->eof && left > 0 && r->ring[r->next_write %
+		    PF_PIPE_WINDOW].state != SLOT_DONE;
 		pthread_mutex_unlock(&r->mu);
 		if (stop)
 			break;
@@ -1888,7 +1901,8 @@ writer(void *arg)
 			}
 			cur->jobs[n++] = j;
 		}
-		if (n == PF_PIPE_BATCH || (last && n > 0)) {
+		if (n == PF_PIPE_BATCH || (last && n > 0) ||
+		    (tail && n >= TAIL_BATCH && n >= left)) {
 			if ((err = name_batch(r, cur->jobs, n, &nnew)) != NULL)
 				break;
 			cur->n = n;

@@ -16,8 +16,9 @@
 #include "store.h"
 
 #define PF_PIPE_WINDOW	16384	/* profiles in flight */
-#define PF_PIPE_BATCH	4096	/* profiles per file sync (and at least
-				 * per commit) */
+#define PF_PIPE_BATCH	4096	/* profiles per file sync, at most (and
+				 * per commit, at least, but for the
+				 * last batches of a run) */
 
 struct pf_run_opts {
 	const char *csv_path;		/* NULL: the users in the database */
