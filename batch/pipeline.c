@@ -2671,7 +2671,10 @@ done:
 	}
 	free(r.ctq);
 	free(r.ctq_rec);
-	if (r.od != NULL && r.od->runfd != -1)
+	/* Temporaries left in the run folder: none after a run that went
+	 * well with unnamed files, and reading a folder of 100 000 names
+	 * takes a while. */
+	if (r.od != NULL && r.od->runfd != -1 && (err != NULL || !r.anon))
 		pf_error_free(pf_outdir_clean_tmp(r.od));
 	pf_manifest_abort(r.man);
 	pf_store_writer_free(r.sw);
