@@ -123,8 +123,8 @@ struct job {
 	int keep;			/* fd: the file, named, kept open to
 					 * drop its pages once synced */
 	int fd;
-	long long ino, mtime;		/* of the file written (mtime in ns),
-					 * ino 0 if not known */
+	long long ino, mtime;		/* of the file written (mtime in
+					 * ns), ino 0 if not known */
 	long long profile_id;		/* recorded as, 0 if not */
 	long long ctime;		/* of the file after this run's last
 					 * step on it; 0 if not known, or if
@@ -1519,13 +1519,12 @@ reidentify(struct job *j, const char *path)
 	const struct pf_current *c = &j->cur->c;
 	struct stat st;
 
-	if (stat_at(AT_FDCWD, path, &st) == -1 || st.st_ino != was->st_ino || st.st_size != was->st_size ||
+	if (stat_at(AT_FDCWD, path, &st) == -1 ||
+	    st.st_ino != was->st_ino || st.st_size != was->st_size ||
 	    ns(&st.st_mtim) != ns(&was->st_mtim) ||
 	    ns(&st.st_ctim) != ns(&was->st_ctim))
 		return;
-	if (c->file_ino == (long long)st.st_ino &&
-	    c->file_mtime == ns(&st.st_mtim) &&
-	    c->file_ctime == ns(&st.st_ctim))
+	if (file_settled(c, &st))
 		return;		/* as recorded (read in its turn) */
 	j->profile_id = c->profile_id;
 	j->ino = (long long)st.st_ino;

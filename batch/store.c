@@ -496,8 +496,8 @@ static const char *const writer_sql[W_N] = {
 	[W_SEEN] = "INSERT OR IGNORE INTO temp.pf_seen (key) VALUES (?)",
 	[W_CHALLENGE_NOW] = "SELECT revoke_reason IS 'revoked' AND revoked_at >= "
 	    "?2, used_at IS NOT NULL FROM challenges WHERE id = ?1",
-	[W_FILE_STAT] = "UPDATE OR ROLLBACK profiles SET file_ino = ?2, file_mtime "
-	    "= ?3, file_ctime = ?4 WHERE id = ?1",
+	[W_FILE_STAT] = "UPDATE OR ROLLBACK profiles SET file_ino = ?2, "
+	    "file_mtime = ?3, file_ctime = ?4 WHERE id = ?1",
 };
 
 #define BIND_ROWS	4	/* bindings inserted by one statement */
