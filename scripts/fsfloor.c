@@ -1,9 +1,11 @@
 /*
- * fsfloor DIR COUNT — what the file work of a run costs here, alone.
+ * fsfloor DIR COUNT [BYTES] — what the file work of a run costs here, alone.
  *
  * Does, COUNT times, what a run does in the kernel for each new profile,
- * and nothing else: an unnamed file made in DIR/run (O_TMPFILE), 2 700
- * bytes written to it, its name given (linkat), a hard link made in
+ * and nothing else: an unnamed file made in DIR/run (O_TMPFILE), BYTES
+ * (default 4 096: a profile's size, which decides how many pages of
+ * memory and blocks of disk it takes) written to it, its name given
+ * (linkat), a hard link made in
  * DIR/current, and every 4 096 files a syncfs, after which the files'
  * pages are dropped from the page cache.  DIR is marked as a top of
  * directory hierarchies first, as a run marks OUT.  Prints the CPU
@@ -25,7 +27,8 @@
 
 #include <linux/fs.h>
 
-#define FILE_BYTES	2700
+#define FILE_BYTES	4096	/* without BYTES */
+#define MAX_BYTES	(1 << 20)
 #define SYNC_EVERY	4096
 
 static void
@@ -60,14 +63,19 @@ subdir(int parent, const char *name)
 int
 main(int argc, char *argv[])
 {
-	char data[FILE_BYTES], name[128];
+	static char data[MAX_BYTES];
+	char name[128], *end;
 	double c0, c1;
-	long i, n;
+	long i, n, bytes = FILE_BYTES;
 	int dir, run, cur, fd, flags, held[SYNC_EVERY], nheld = 0, batch;
 	struct rlimit rl;
 
-	if (argc != 3 || (n = strtol(argv[2], NULL, 10)) <= 0) {
-		fprintf(stderr, "usage: fsfloor DIR COUNT\n");
+	if (argc == 4 && ((bytes = strtol(argv[3], &end, 10)) <= 0 ||
+	    bytes > MAX_BYTES || *end != '\0'))
+		argc = 0;
+	if ((argc != 3 && argc != 4) ||
+	    (n = strtol(argv[2], &end, 10)) <= 0 || *end != '\0') {
+		fprintf(stderr, "usage: fsfloor DIR COUNT [BYTES]\n");
 		return 64;
 	}
 	if ((dir = open(argv[1], O_RDONLY | O_DIRECTORY)) == -1)
@@ -91,7 +99,7 @@ main(int argc, char *argv[])
 	}
 	run = subdir(dir, "run");
 	cur = subdir(dir, "current");
-	memset(data, 'x', sizeof(data));
+	memset(data, 'x', (size_t)bytes);
 
 	c0 = cpu_self();
 	for (i = 0; i < n; i++) {
@@ -99,7 +107,7 @@ main(int argc, char *argv[])
 		    "user.%ld@example.com.scep.mobileconfig", i);
 		if ((fd = openat(run, ".", O_TMPFILE | O_WRONLY, 0600)) == -1)
 			die("O_TMPFILE");
-		if (write(fd, data, sizeof(data)) != (ssize_t)sizeof(data))
+		if (write(fd, data, (size_t)bytes) != (ssize_t)bytes)
 			die("write");
 		if (linkat(fd, "", run, name, AT_EMPTY_PATH) == -1) {
 			char proc[64];
