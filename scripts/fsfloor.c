@@ -60,6 +60,13 @@ subdir(int parent, const char *name)
 	return fd;
 }
 
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: fsfloor DIR COUNT [BYTES]\n");
+	exit(64);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -70,14 +77,13 @@ main(int argc, char *argv[])
 	int dir, run, cur, fd, flags, held[SYNC_EVERY], nheld = 0, batch;
 	struct rlimit rl;
 
+	if (argc != 3 && argc != 4)
+		usage();
+	if ((n = strtol(argv[2], &end, 10)) <= 0 || *end != '\0')
+		usage();
 	if (argc == 4 && ((bytes = strtol(argv[3], &end, 10)) <= 0 ||
 	    bytes > MAX_BYTES || *end != '\0'))
-		argc = 0;
-	if ((argc != 3 && argc != 4) ||
-	    (n = strtol(argv[2], &end, 10)) <= 0 || *end != '\0') {
-		fprintf(stderr, "usage: fsfloor DIR COUNT [BYTES]\n");
-		return 64;
-	}
+		usage();
 	if ((dir = open(argv[1], O_RDONLY | O_DIRECTORY)) == -1)
 		die(argv[1]);
 	if (ioctl(dir, FS_IOC_GETFLAGS, &flags) == 0) {
