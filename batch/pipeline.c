@@ -2273,6 +2273,25 @@ export_users(struct run *r)
 }
 
 /*
+ * The descriptor table of the process grows as the run keeps files open
+ * (up to a window of them); each time it grows while threads share it,
+ * Linux waits for an RCU grace period, milliseconds during which every
+ * thread that opens a file waits too.  It is grown once, to n entries,
+ * before the workers start: a descriptor is duplicated to n - 1 and
+ * closed, and the table keeps its size.  Nothing fails if it cannot.
+ */
+static void
+fd_table_grow(int fd, rlim_t n)
+{
+	int hi;
+
+	if (fd < 0 || n < 2 || n > INT_MAX)
+		return;
+	if ((hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)(n - 1))) != -1)
+		close(hi);
+}
+
+/*
  * Can workers write unnamed files (O_TMPFILE) that the writer names?  Up
  * to a window of them are open at once, so the descriptor limit must
  * allow that (it is raised to the hard limit if need be); otherwise the
@@ -2300,6 +2319,8 @@ anon_setup(struct run *r)
 	}
 	pf_outdir_anon_probe(r->od, &ok);
 	r->anon = ok;
+	if (ok)
+		fd_table_grow(r->od->runfd, need);
 	return NULL;
 }
 
