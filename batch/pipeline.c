@@ -224,6 +224,16 @@ struct run {
 	size_t nctq;
 };
 
+/*
+ * Names the calling thread as top -H, ps -L and perf show it (at most 15
+ * bytes); a name that cannot be set changes nothing else.
+ */
+static void
+name_thread(const char *name)
+{
+	(void)pthread_setname_np(pthread_self(), name);
+}
+
 static void
 set_fatal(struct run *r, struct pf_error *err)
 {
@@ -307,6 +317,7 @@ sig_watcher(void *arg)
 	sigset_t set;
 	int sig, quit;
 
+	name_thread("pf-signals");
 	stop_signals(&set);
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
@@ -1288,6 +1299,8 @@ worker(void *arg)
 	unsigned long done = 0;
 	int prio, failed = 0;
 
+	name_thread("pf-worker");
+
 	/*
 	 * Workers run at a lower priority than the other threads: the writer
 	 * and publisher are one thread each and must keep up, or the window
@@ -1798,6 +1811,7 @@ syncer(void *arg)
 	struct pf_error *err;
 	unsigned long target;
 
+	name_thread("pf-syncer");
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
 		while (!r->sync_quit && r->sync_done == r->sync_req)
@@ -1860,6 +1874,7 @@ writer(void *arg)
 	size_t n = 0, i;
 	int nnew;
 
+	name_thread("pf-writer");
 	pthread_mutex_lock(&r->mu);
 	cur = &r->pend[(r->pend_head + r->pend_count) % PEND_SLOTS];
 	pthread_mutex_unlock(&r->mu);
@@ -1951,6 +1966,7 @@ recorder(void *arg)
 	struct pend *b;
 	size_t i, k, nb;
 
+	name_thread("pf-recorder");
 	for (;;) {
 		pthread_mutex_lock(&r->mu);
 		while (!r->stop && r->pend_count == 0 && !r->writer_done)
@@ -2007,6 +2023,7 @@ publisher(void *arg)
 	long long done = 0;		/* CSV rows */
 	int failed = 0;
 
+	name_thread("pf-publisher");
 	for (;;) {
 		pthread_mutex_lock(&r->mu);
 		while (r->next_free == r->next_commit && !r->recorder_done)
