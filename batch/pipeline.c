@@ -2401,6 +2401,18 @@ make_run_dir(struct run *r)
 	    "name", r->od->root);
 }
 
+int
+pf_pipe_cache_kib(size_t keyset_bytes)
+{
+	size_t kib = keyset_bytes / 1024;
+
+	if (kib >= PF_PIPE_SHARED_KIB - PF_PIPE_CACHE_MIN)
+		return PF_PIPE_CACHE_MIN;
+	if (PF_PIPE_SHARED_KIB - kib > PF_PIPE_CACHE_MAX)
+		return PF_PIPE_CACHE_MAX;
+	return (int)(PF_PIPE_SHARED_KIB - kib);
+}
+
 struct pf_error *
 pf_run(struct pf_db *db, const struct pf_run_opts *o,
     struct pf_run_result *res)
@@ -2533,7 +2545,9 @@ pf_run(struct pf_db *db, const struct pf_run_opts *o,
 			goto done;
 		pf_outdir_path(r.od, NULL, res->dir, sizeof(res->dir));
 		if ((err = pf_manifest_open(&r.man, r.od)) != NULL ||
-		    (err = pf_store_writer_new(&r.sw, db)) != NULL ||
+		    (err = pf_store_writer_new(&r.sw, db,
+		    pf_pipe_cache_kib(r.keys.cap * sizeof(*r.keys.slot)))) !=
+		    NULL ||
 		    (err = pf_db_data_version(db, &r.dv0)) != NULL)
 			goto done;
 	} else

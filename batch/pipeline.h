@@ -20,6 +20,17 @@
 				 * per commit, at least, but for the
 				 * last batches of a run) */
 
+/*
+ * The run's writer connection keeps a page cache of PF_PIPE_CACHE_MAX
+ * KiB, less what the duplicate-key set of a large CSV takes beyond
+ * PF_PIPE_SHARED_KIB - PF_PIPE_CACHE_MAX, and never less than
+ * PF_PIPE_CACHE_MIN: the two share one budget, so that memory stays
+ * bounded as the CSV grows (pf_pipe_cache_kib()).
+ */
+#define PF_PIPE_CACHE_MAX	16384
+#define PF_PIPE_CACHE_MIN	8192
+#define PF_PIPE_SHARED_KIB	20480
+
 struct pf_run_opts {
 	const char *csv_path;		/* NULL: the users in the database */
 	const char *kind;		/* "run" or "regenerate" */
@@ -56,5 +67,9 @@ struct pf_run_result {
  */
 struct pf_error *pf_run(struct pf_db *db, const struct pf_run_opts *o,
     struct pf_run_result *result);
+
+/* KiB of page cache for the writer's connection of a run whose
+ * duplicate-key set takes keyset_bytes. */
+int pf_pipe_cache_kib(size_t keyset_bytes);
 
 #endif

@@ -556,10 +556,12 @@ record_bindings(struct pf_store_writer *w, long long profile_id,
 	"PRAGMA wal_autocheckpoint=1000"
 
 struct pf_error *
-pf_store_writer_new(struct pf_store_writer **out, struct pf_db *db)
+pf_store_writer_new(struct pf_store_writer **out, struct pf_db *db,
+    int cache_kib)
 {
 	struct pf_store_writer *w;
 	struct pf_error *err;
+	char sql[128];
 	int i;
 
 	*out = NULL;
@@ -575,14 +577,19 @@ pf_store_writer_new(struct pf_store_writer **out, struct pf_db *db)
 	 *
 	 * A run inserts into indexes whose keys arrive in random order
 	 * (challenge digests, user keys, file names), so each batch touches
-	 * pages all over them: a page cache of 8 MiB instead of SQLite's
-	 * 2 MiB keeps most of them instead of reading them back, and a
-	 * checkpoint every 4 000 log pages instead of every 1 000 writes a
-	 * page once for several batches and syncs less often.
+	 * pages all over them: a page cache of cache_kib (8 to 16 MiB, see
+	 * pf_pipe_cache_kib()) instead of SQLite's 2 MiB keeps most of them
+	 * instead of reading them back, and holds a batch's changed pages
+	 * without spilling them to the log before its commit (which then
+	 * writes them again); a checkpoint every 4 000 log pages instead of
+	 * every 1 000 writes a page once for several batches and syncs less
+	 * often.  (cache_kib is a number of ours, not data.)
 	 */
-	if ((err = pf_db_exec(db, "PRAGMA foreign_keys=OFF; "
-	    "PRAGMA cache_size=-8192; PRAGMA wal_autocheckpoint=4000")) !=
-	    NULL || (err = pf_db_exec(db, "CREATE TEMP TABLE IF NOT EXISTS "
+	snprintf(sql, sizeof(sql), "PRAGMA foreign_keys=OFF; "
+	    "PRAGMA cache_size=-%d; PRAGMA wal_autocheckpoint=4000",
+	    cache_kib > 0 ? cache_kib : 2000);
+	if ((err = pf_db_exec(db, sql)) != NULL ||
+	    (err = pf_db_exec(db, "CREATE TEMP TABLE IF NOT EXISTS "
 	    "pf_seen (key TEXT PRIMARY KEY)")) != NULL) {
 		pf_error_free(pf_db_exec(db, WRITER_DONE_SQL));
 		free(w);

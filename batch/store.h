@@ -112,8 +112,10 @@ struct pf_issue {
 	size_t nbindings;
 };
 
+/* The writer of a run, on db, whose page cache takes up to cache_kib
+ * KiB while it lasts. */
 struct pf_error *pf_store_writer_new(struct pf_store_writer **out,
-    struct pf_db *db);
+    struct pf_db *db, int cache_kib);
 void pf_store_writer_free(struct pf_store_writer *w);
 /* Record one profile: user upserted, older profiles and challenges of the
  * same user and template name superseded, profile and challenge inserted.

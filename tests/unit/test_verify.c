@@ -132,7 +132,7 @@ issue(const char *user, const char *tmpl, char ch[PF_CHALLENGE_LEN + 1],
 	is.nbindings = nb;
 	if ((err = pf_challenge_new(ch, digest)) != NULL ||
 	    (err = pf_db_begin(db)) != NULL ||
-	    (err = pf_store_writer_new(&w, db)) != NULL ||
+	    (err = pf_store_writer_new(&w, db, 8192)) != NULL ||
 	    (err = pf_store_issue(w, &is, &pid, &cid, &reissued)) != NULL ||
 	    (err = pf_db_commit(db)) != NULL) {
 		fprintf(stderr, "issue: %s\n", err->msg);
