@@ -153,7 +153,11 @@ done
 # (SIGSTOP) once the first user's profile is named in its run folder but
 # not yet linked into OUT/current/ (between naming and linking: the link
 # sets a new change time), then once the second batch is in OUT/current/
-# (the second user's profile, linked long before).
+# (the second user's profile, linked long before).  The first stop waits
+# for the second profile's name: the writer names in CSV order and takes
+# each file's change time right after naming it, so a stop as soon as the
+# first name appears could come before that, and the change would then
+# count as part of the naming.
 rm -rf out "$PROFACTORY_DB"*
 "$PF" init >/dev/null
 "$PF" template add scep "$TOP/templates/scep.plist" >/dev/null
@@ -173,15 +177,17 @@ def stop_when(cond, what):
     else:
         print("the run ended before %s" % what)
 cur = "out/current/u%04d@example.com.scep.mobileconfig"
-def first():
+def named(i):
     try:
         runs = [d for d in os.listdir("out") if d[0].isdigit()]
     except FileNotFoundError:
         return None
-    f = runs and "out/%s/u0000@example.com.scep.mobileconfig" % runs[0]
+    f = runs and "out/%s/u%04d@example.com.scep.mobileconfig" % (runs[0], i)
     return f if f and os.path.exists(f) else None
+def first():
+    return named(0)
 try:
-    stop_when(first, "the first profile was named")
+    stop_when(lambda: named(1), "the second profile was named")
     print("first profile named, %s in OUT/current/" %
           ("already" if os.path.exists(cur % 0) else "not yet"))
     flip(first())
