@@ -14,7 +14,8 @@ if [ "$st" -ne 0 ]; then
 fi
 check "no shell error on stderr" \
     sh -c '! grep -E "unbound variable|command not found|syntax error" bench.err'
-for line in "RSA-2048 run: $n profiles in " "EC P-256 run: $n profiles in " \
+for line in "load average: " "inodes in the kernel's cache: " \
+    "RSA-2048 run: $n profiles in " "EC P-256 run: $n profiles in " \
     "no-change rerun (RSA): " "no-change rerun (EC):  " \
     "no-change rerun (EC), profiles not in the page cache: " \
     "verify-csr, 100000 challenges" "verify-csr, approved " \
