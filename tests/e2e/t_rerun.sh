@@ -184,13 +184,11 @@ def named(i):
         return None
     f = runs and "out/%s/u%04d@example.com.scep.mobileconfig" % (runs[0], i)
     return f if f and os.path.exists(f) else None
-def first():
-    return named(0)
 try:
     stop_when(lambda: named(1), "the second profile was named")
     print("first profile named, %s in OUT/current/" %
           ("already" if os.path.exists(cur % 0) else "not yet"))
-    flip(first())
+    flip(named(0))
     os.kill(p.pid, signal.SIGCONT)
     stop_when(lambda: os.path.exists(cur % 5000), "u5000 was linked")
     flip(cur % 1)
