@@ -21,11 +21,9 @@
 				 * last batches of a run) */
 
 /*
- * The run's writer connection keeps a page cache of PF_PIPE_CACHE_MAX
- * KiB, less what the duplicate-key set of a large CSV takes beyond
- * PF_PIPE_SHARED_KIB - PF_PIPE_CACHE_MAX, and never less than
- * PF_PIPE_CACHE_MIN: the two share one budget, so that memory stays
- * bounded as the CSV grows (pf_pipe_cache_kib()).
+ * The page cache of a run's writer connection and the duplicate-key set
+ * share PF_PIPE_SHARED_KIB: the cache takes what the set leaves, between
+ * PF_PIPE_CACHE_MIN and PF_PIPE_CACHE_MAX KiB (pf_pipe_cache_kib()).
  */
 #define PF_PIPE_CACHE_MAX	16384
 #define PF_PIPE_CACHE_MIN	8192
